@@ -1,0 +1,3 @@
+from tiktok_portability.cli import main
+
+raise SystemExit(main())
