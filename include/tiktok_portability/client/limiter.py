@@ -1,0 +1,32 @@
+"""What the client needs from a quota limiter (``tiktok_portability.quota.QuotaLimiter`` fits)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol, runtime_checkable
+
+#: Limiter bucket names, one per TikTok endpoint plus the OAuth token endpoint.
+ENDPOINTS = ("add", "check", "cancel", "download", "oauth")
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """Paces calls across every worker of the app.
+
+    ``acquire`` blocks until one call to ``endpoint`` may be made; the client calls it before every
+    attempt, retries included. ``report_rate_limited`` tells it TikTok answered 429 so the pause is
+    shared by everyone, not just by the caller who saw it.
+    """
+
+    def acquire(self, endpoint: str) -> None: ...
+
+    def report_rate_limited(self, endpoint: str, retry_after_s: float | None) -> None: ...
+
+
+async def acquire_async(limiter: Limiter, endpoint: str) -> None:
+    """Use the limiter's ``acquire_async`` when it has one, else its blocking ``acquire`` in a thread."""
+    native = getattr(limiter, "acquire_async", None)
+    if native is not None:
+        await native(endpoint)
+    else:
+        await asyncio.to_thread(limiter.acquire, endpoint)
