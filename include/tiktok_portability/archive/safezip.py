@@ -1,0 +1,202 @@
+"""Open export zips defensively and read members as bounded streams.
+
+We never extract to disk: members are read as streams, so zip-slip names cannot write anywhere,
+but they still mark an archive as hostile and are rejected. Sizes are checked twice: the sizes the
+central directory declares (cheap, before anything is read) and the bytes actually produced while
+streaming (a lying header cannot get past the counter).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from tiktok_portability.archive.errors import (
+    ArchiveTooLargeError,
+    CorruptArchiveError,
+    NotAZipError,
+    TruncatedArchiveError,
+    UnsafeMemberError,
+)
+
+log = logging.getLogger(__name__)
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Limits that make a zip bomb fail fast instead of filling memory or disk.
+
+    Defaults leave room for the largest real exports (hundreds of MB of JSON, which compresses
+    about 10-20x) while refusing the 1000x+ ratios that only crafted archives reach.
+    """
+
+    max_member_bytes: int = 8 * _GIB
+    max_total_bytes: int = 16 * _GIB
+    max_ratio: float = 200.0
+    # Small members (a few KB) can legitimately have extreme ratios, e.g. a file of spaces.
+    ratio_grace_bytes: int = 1 << 20
+    max_members: int = 10_000
+
+
+def _archive_name(source: str | os.PathLike[str] | BinaryIO) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    name = getattr(source, "name", None)
+    return Path(name).name if isinstance(name, str) else "<stream>"
+
+
+def check_member_name(archive: str, name: str) -> None:
+    """Reject member names that are absolute or climb out of the extraction root."""
+    if not name or "\x00" in name:
+        raise UnsafeMemberError(archive, f"member name {name!r} is empty or contains NUL")
+    normalized = name.replace("\\", "/")
+    if normalized.startswith("/") or _DRIVE.match(normalized):
+        raise UnsafeMemberError(archive, f"member {name!r} has an absolute path")
+    if ".." in PurePosixPath(normalized).parts:
+        raise UnsafeMemberError(archive, f"member {name!r} climbs out of the archive root with '..'")
+
+
+class _BoundedReader(io.RawIOBase):
+    """Counts the bytes a member really decompresses to and stops at the limits."""
+
+    def __init__(self, inner: BinaryIO, archive: str, member: zipfile.ZipInfo, limits: ArchiveLimits):
+        self._inner = inner
+        self._archive = archive
+        self._member = member
+        self._limit = min(
+            limits.max_member_bytes,
+            max(limits.ratio_grace_bytes, int(member.compress_size * limits.max_ratio)),
+        )
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        try:
+            data = self._inner.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise CorruptArchiveError(
+                self._archive, f"member {self._member.filename!r} is corrupt: {exc}"
+            ) from exc
+        n = len(data)
+        self.bytes_read += n
+        if self.bytes_read > self._limit:
+            raise ArchiveTooLargeError(
+                self._archive,
+                f"member {self._member.filename!r} decompresses past {self._limit} bytes "
+                f"({self._member.compress_size} compressed): refusing a possible zip bomb",
+            )
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class SafeZip:
+    """A zip archive opened for reading with name and size checks applied up front.
+
+    ``source`` is a path or a seekable binary file object. Construction raises an
+    :class:`ArchiveError` subclass if the archive is not a zip, is truncated, has unsafe member
+    names or declares sizes beyond ``limits``.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, limits: ArchiveLimits | None = None):
+        self.name = _archive_name(source)
+        self.limits = limits or ArchiveLimits()
+        try:
+            self._zip = zipfile.ZipFile(source)
+        except zipfile.BadZipFile as exc:
+            raise self._classify_bad_zip(source, exc) from exc
+        except (OSError, EOFError, ValueError) as exc:
+            raise TruncatedArchiveError(self.name, f"cannot read the zip directory: {exc}") from exc
+        try:
+            self._members = self._check_members()
+        except Exception:
+            self._zip.close()
+            raise
+
+    def _classify_bad_zip(self, source: str | os.PathLike[str] | BinaryIO, exc: Exception) -> Exception:
+        head = b""
+        try:
+            if isinstance(source, (str, os.PathLike)):
+                with open(source, "rb") as fh:
+                    head = fh.read(4)
+            else:
+                source.seek(0)
+                head = source.read(4)
+        except OSError:
+            head = b""
+        if head.startswith(b"PK\x03\x04"):
+            return TruncatedArchiveError(self.name, f"starts like a zip but has no readable end ({exc})")
+        return NotAZipError(self.name, "is not a zip file")
+
+    def _check_members(self) -> list[zipfile.ZipInfo]:
+        infos = [i for i in self._zip.infolist() if not i.is_dir()]
+        if len(infos) > self.limits.max_members:
+            raise ArchiveTooLargeError(
+                self.name, f"has {len(infos)} members (limit {self.limits.max_members})"
+            )
+        total = 0
+        for info in infos:
+            check_member_name(self.name, info.filename)
+            if info.file_size > self.limits.max_member_bytes:
+                raise ArchiveTooLargeError(
+                    self.name,
+                    f"member {info.filename!r} declares {info.file_size} bytes "
+                    f"(limit {self.limits.max_member_bytes})",
+                )
+            if (
+                info.file_size > self.limits.ratio_grace_bytes
+                and info.file_size > info.compress_size * self.limits.max_ratio
+            ):
+                raise ArchiveTooLargeError(
+                    self.name,
+                    f"member {info.filename!r} declares a compression ratio above "
+                    f"{self.limits.max_ratio:g} ({info.file_size}/{info.compress_size} bytes)",
+                )
+            total += info.file_size
+        if total > self.limits.max_total_bytes:
+            raise ArchiveTooLargeError(
+                self.name, f"declares {total} decompressed bytes in all (limit {self.limits.max_total_bytes})"
+            )
+        return infos
+
+    @property
+    def members(self) -> list[str]:
+        """Names of the file members (directories left out), in archive order."""
+        return [i.filename for i in self._members]
+
+    def open(self, member: str, buffer_size: int = 1 << 20) -> BinaryIO:
+        """A buffered stream of one member's decompressed bytes, bounded by the limits."""
+        info = self._zip.getinfo(member)
+        try:
+            inner = self._zip.open(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+            raise CorruptArchiveError(self.name, f"member {member!r} cannot be opened: {exc}") from exc
+        return io.BufferedReader(_BoundedReader(inner, self.name, info, self.limits), buffer_size)
+
+    def iter_members(self) -> Iterator[zipfile.ZipInfo]:
+        yield from self._members
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

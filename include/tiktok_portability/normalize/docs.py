@@ -1,0 +1,98 @@
+"""Render docs/tables.md from TABLES: ``python -m tiktok_portability.normalize.docs > docs/tables.md``."""
+
+from __future__ import annotations
+
+from tiktok_portability.normalize.tables import TABLES
+
+INTRO = """# Tables
+
+Generated from `tiktok_portability.normalize.TABLES` by
+`python -m tiktok_portability.normalize.docs > docs/tables.md` (a test fails when this file is stale).
+
+## Using the normalizer
+
+```python
+from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeReport, normalize_archive
+
+ctx = NormalizeContext(open_id="u-1", request_id=123, snapshot_date=datetime.date(2026, 1, 12))
+report = NormalizeReport()
+for table, batch in normalize_archive("export.zip", ctx, report=report, batch_rows=65_536):
+    ...  # batch.schema == TABLES[table].schema (metadata included)
+report.rows, report.generation, report.format, report.record_errors, report.sections
+```
+
+`source` is a path or a seekable binary file. `limits=ArchiveLimits(...)` (from
+`tiktok_portability.archive`) tunes the zip-bomb guards: `max_member_bytes` (8 GiB),
+`max_total_bytes` (16 GiB), `max_ratio` (200, for members above `ratio_grace_bytes` = 1 MiB),
+`max_members` (10,000).
+
+Errors: archive-level problems raise a subclass of `ArchiveError` whose message names the
+archive and the problem (`NotAZipError`, `TruncatedArchiveError`, `CorruptArchiveError`,
+`UnsafeMemberError` for zip-slip names, `ArchiveTooLargeError`, `EncodingError`,
+`MalformedJSONError`, `NoExportDataError`). Zip-level checks run before the first batch; problems
+inside the stream (bad JSON, bad UTF-8, CRC) can surface after some batches, so a consumer must
+treat the whole archive as failed and discard what it yielded (the lake commits atomically).
+Record-level problems (a list item that is not an object, an unparseable date) are counted in
+`report.record_errors` with their path and index, and the rest of the archive loads; a record
+with an unparseable date is kept with a null timestamp and its raw text.
+
+## Decisions
+
+- **Streaming**: the JSON is walked with a small Python walker and decoded in ~1 MB slices by
+  msgspec (C), cut at object boundaries; memory stays flat (about 220 MB peak RSS on a 123 MB
+  export, independent of size). Measured on that file (2 shared cores, load ~6): this
+  normalizer 4.3 s for all tables; json.load + pandas.json_normalize 6.6 s and 950 MB for just
+  watch history and DMs; DuckDB read_json -> Parquet 6.9 s and 690 MB for watch history alone.
+  Python event loops over ijson (yajl2_c) were measured at 1.9 s just to iterate the events.
+- **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports;
+  when DMs come first a second pass reads only the profile (everything else is scanned without
+  building objects), instead of holding DMs back. TXT exports read the profile file first.
+- **video_id is int64**: 19-digit ids starting with 6/7 fit; ids that would overflow are null.
+  It comes from `/video/<digits>` in the link (DMs: in the content; comments: in the url).
+- **Keys**: event keys include `link` next to `video_id`, so non-video links stay distinct.
+  `occurrence` numbers repeats of the same key within a run of equal timestamps (exports are
+  sorted by time and complete, so ordinals are stable night to night; memory stays bounded).
+- **posts is a snapshot**: like counts and settings change nightly and posts can be deleted.
+  `blocked_users` is a snapshot too (blocks can be lifted).
+- **Placeholders** `""`, `"None"`, `"N/A"`, `"null"` become null in every column; numbers given
+  as strings (`"42"`, `"1,234"`) become int64.
+- **Unknown data is kept**: unmapped profile/post fields go to `extra` (JSON); every section, list
+  and record field (and TXT file) appears in `sections_seen` with `mapped`; DM partner names and
+  other data-valued keys are shown as `*` there.
+- **Generations** are detected from the top-level keys (G3: `Likes and Favorites` /
+  `Profile And Settings`; G2: `Your Activity`; G1: `Activity`; G0: G1 with `VideoLink`); each
+  section is still resolved on its own through all known paths. TXT files are recognised by
+  base name (English old/new, en-GB spellings and Dutch); the variant is in `report.txt_variant`.
+
+## Conventions
+
+Every table starts with the lineage columns `open_id`, `request_id` and `snapshot_date`.
+Timestamps are `timestamp[s, tz=UTC]` with the export's text kept beside them in `<name>_raw`.
+`schema_version` is per table; it is also stored in the Arrow schema metadata
+(`tiktok_portability.schema_version`), and so in every Parquet footer.
+
+Kinds: **event** rows are facts that happened once; the `key` (with `occurrence`) identifies one
+event across nightly exports, so a lake appends only new keys. **snapshot** rows describe state on
+`snapshot_date`. **report** rows describe the export itself.
+"""
+
+
+def render() -> str:
+    out = [INTRO]
+    for spec in TABLES.values():
+        out.append(f"## `{spec.name}`\n")
+        out.append(f"{spec.description}\n")
+        out.append(f"- kind: **{spec.kind}**")
+        out.append(f"- key: `{', '.join(spec.key)}`")
+        out.append(f"- schema_version: {spec.schema_version}\n")
+        out.append("| column | type | meaning |")
+        out.append("| --- | --- | --- |")
+        for field in spec.schema:
+            meaning = (field.metadata or {}).get(b"description", b"").decode()
+            out.append(f"| `{field.name}` | `{field.type}` | {meaning} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

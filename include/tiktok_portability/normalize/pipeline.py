@@ -1,0 +1,325 @@
+"""normalize_archive: one export zip in, typed RecordBatches per table out, memory bounded."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiktok_portability.archive.json_stream import JsonStream
+from tiktok_portability.archive.locate import ExportLayout, locate_export
+from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
+from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
+from tiktok_portability.normalize import fields as f
+from tiktok_portability.normalize.batches import TableBuffer
+from tiktok_portability.normalize.columns import SliceColumns, build_columns
+from tiktok_portability.normalize.fields import RecordMap, norm_key
+from tiktok_portability.normalize.report import NormalizeContext, NormalizeReport, SectionSeen
+from tiktok_portability.normalize.routes import (
+    DUTCH_FILES,
+    NEW_ENGLISH_FILES,
+    TXT_FILES,
+    could_hold_profile,
+    display_path,
+    route_list,
+    route_object,
+)
+from tiktok_portability.normalize.tables import TABLES
+from tiktok_portability.redact import fingerprint
+
+log = logging.getLogger(__name__)
+
+Batches = Iterator[tuple[str, pa.RecordBatch]]
+
+
+@dataclass
+class _Seen:
+    node: str
+    mapped: bool
+    table: str | None
+    records: int = 0
+
+
+class _Run:
+    """State shared by the JSON and TXT readers during one archive."""
+
+    def __init__(self, ctx: NormalizeContext, report: NormalizeReport, batch_rows: int, member: str) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.member = member
+        self.buffers = {
+            name: TableBuffer(spec, ctx, batch_rows)
+            for name, spec in TABLES.items()
+            if name != "sections_seen"
+        }
+        self.batch_rows = batch_rows
+        self.seen: dict[tuple[str, str], _Seen] = {}
+        self.positions: dict[str, int] = {}
+        self.user_name: str | None = None
+        self.user_name_known = False
+
+    def see(
+        self, member: str, path: str, node: str, mapped: bool, table: str | None, records: int = 0
+    ) -> None:
+        entry = self.seen.get((member, path))
+        if entry is None:
+            self.seen[(member, path)] = _Seen(node, mapped, table, records)
+        else:
+            entry.records += records
+
+    def feed(self, items: list[Any], rmap: RecordMap, member: str, path: str, node: str = "list") -> Batches:
+        first = self.positions.get(path, 0)
+        self.positions[path] = first + len(items)
+        cols = build_columns(items, rmap, path, self.report, first_index=first)
+        self.see(member, path, node, True, rmap.table, len(items))
+        for key, mapped in cols.fields_seen.items():
+            self.see(member, f"{path}[] / {key}", "field", mapped, rmap.table if mapped else None)
+        if rmap.table == "profile" and not self.user_name_known and cols.rows:
+            self.set_user_name(cols.arrays["user_name"][0].as_py())
+        yield from self.emit(rmap.table, cols)
+
+    def set_user_name(self, name: str | None) -> None:
+        self.user_name, self.user_name_known = name, True
+
+    def add_dm_columns(self, cols: SliceColumns, partner: str) -> None:
+        cols.arrays["conversation"] = pa.array([partner] * cols.rows, pa.string())
+        if self.user_name:
+            sent = pc.equal(cols.arrays["sender"], pa.scalar(self.user_name))
+            cols.arrays["direction"] = pc.if_else(sent, "sent", "received")
+        else:
+            cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())
+
+    def emit(self, table: str, cols: SliceColumns) -> Batches:
+        for batch in self.buffers[table].add(cols):
+            self.report.add_rows(table, batch.num_rows)
+            yield table, batch
+
+    def finish(self) -> Batches:
+        for table, buffer in self.buffers.items():
+            for batch in buffer.flush():
+                self.report.add_rows(table, batch.num_rows)
+                yield table, batch
+        rows = sorted(self.seen.items())
+        self.report.sections = [
+            SectionSeen(member, path, s.node, s.mapped, s.table, s.records) for (member, path), s in rows
+        ]
+        n = len(rows)
+        arrays = {
+            "format": pa.array([self.report.format] * n, pa.string()),
+            "generation": pa.array([self.report.generation] * n, pa.string()),
+            "member": pa.array([m for (m, _), _ in rows], pa.string()),
+            "path": pa.array([p for (_, p), _ in rows], pa.string()),
+            "node": pa.array([s.node for _, s in rows], pa.string()),
+            "mapped": pa.array([s.mapped for _, s in rows], pa.bool_()),
+            "table_name": pa.array([s.table for _, s in rows], pa.string()),
+            "records": pa.array([s.records for _, s in rows], pa.int64()),
+        }
+        sections = TableBuffer(TABLES["sections_seen"], self.ctx, self.batch_rows)
+        for batch in (*sections.add(SliceColumns(n, arrays, {})), *sections.flush()):
+            self.report.add_rows("sections_seen", batch.num_rows)
+            yield "sections_seen", batch
+
+
+class _JsonReader:
+    def __init__(self, zf: SafeZip, member: str, run: _Run) -> None:
+        self.zf = zf
+        self.member = member
+        self.run = run
+        self.tops: set[str] = set()
+        self.video_link_key = False
+
+    def batches(self) -> Batches:
+        with self.zf.open(self.member) as fh:
+            for path, value, is_slice in JsonStream(fh, archive=self.zf.name, member=self.member).events():
+                if path:
+                    self.tops.add(norm_key(path[0]))
+                if is_slice:
+                    yield from self._list(path, value)
+                else:
+                    yield from self._value(path, value)
+        self.run.report.generation = self._generation()
+
+    def _generation(self) -> str | None:
+        if self.tops & {"likesandfavorites", "profileandsettings"}:
+            return "G3"
+        if "youractivity" in self.tops:
+            return "G2"
+        if "activity" in self.tops:
+            return "G0" if self.video_link_key else "G1"
+        return None
+
+    def _ancestors(self, path: tuple[str, ...]) -> None:
+        for i in range(1, len(path)):
+            self.run.see(self.member, display_path(path[:i]), "object", False, None)
+
+    def _value(self, path: tuple[str, ...], value: Any) -> Batches:
+        if isinstance(value, list):
+            yield from self._list(path, value)
+            return
+        self._ancestors(path)
+        if not isinstance(value, dict):
+            if path:
+                self.run.see(self.member, display_path(path), "value", False, None)
+            return
+        rmap = route_object(path)
+        if rmap is not None:
+            yield from self.run.feed([value], rmap, self.member, display_path(path), node="object")
+            return
+        if path:
+            self.run.see(self.member, display_path(path), "object", False, None)
+        if not path:
+            self.tops.update(norm_key(k) for k in value)
+        for key, child in value.items():
+            yield from self._value((*path, key), child)
+
+    def _list(self, path: tuple[str, ...], items: list[Any]) -> Batches:
+        self._ancestors(path)
+        shown = display_path(path)
+        rmap = route_list(path)
+        if rmap is None:
+            self.run.see(self.member, shown, "list", False, None, len(items))
+            dicts = [r for r in items if isinstance(r, dict)]
+            for key in set().union(*dicts) if dicts else ():
+                self.run.see(self.member, f"{shown}[] / {key}", "field", False, None)
+            return
+        if rmap is f.WATCH and items and isinstance(items[0], dict):
+            self.video_link_key = self.video_link_key or any(norm_key(k) == "videolink" for k in items[0])
+        if rmap is not f.DM:
+            yield from self.run.feed(items, rmap, self.member, shown)
+            return
+        if not self.run.user_name_known:
+            self.run.set_user_name(self._prepass_user_name())
+        first = self.run.positions.get(shown, 0)
+        self.run.positions[shown] = first + len(items)
+        cols = build_columns(items, rmap, shown, self.run.report, first_index=first)
+        self.run.see(self.member, shown, "list", True, rmap.table, len(items))
+        for key, mapped in cols.fields_seen.items():
+            self.run.see(self.member, f"{shown}[] / {key}", "field", mapped, rmap.table if mapped else None)
+        self.run.add_dm_columns(cols, dm_partner(path[-1]))
+        yield from self.run.emit(rmap.table, cols)
+
+    def _prepass_user_name(self) -> str | None:
+        """The profile's userName, read in a cheap second pass that skips everything else.
+
+        Exports list sections alphabetically, so DMs come before the profile; direction needs
+        the user's name, and a raw scan (no Python objects) is cheaper than holding DMs back.
+        """
+        with self.zf.open(self.member) as fh:
+            stream = JsonStream(
+                fh, archive=self.zf.name, member=self.member, skip=lambda p: not could_hold_profile(p)
+            )
+            for path, value, _ in stream.events():
+                found = _find_profile(path, value)
+                if found is not None:
+                    for key, v in found.items():
+                        if norm_key(key) == "username" and isinstance(v, str):
+                            return v
+                    return None
+        return None
+
+
+def _find_profile(path: tuple[str, ...], value: Any) -> dict | None:
+    if not isinstance(value, dict) or not could_hold_profile(path):
+        return None
+    if route_object(path) is not None:
+        return value
+    for key, child in value.items():
+        found = _find_profile((*path, key), child)
+        if found is not None:
+            return found
+    return None
+
+
+class _TxtReader:
+    def __init__(self, zf: SafeZip, layout: ExportLayout, run: _Run) -> None:
+        self.zf = zf
+        self.layout = layout
+        self.run = run
+
+    def batches(self) -> Batches:
+        files = sorted(self.layout.txt_files.values(), key=lambda t: t.member)
+        stems = {norm_key(t.stem) for t in files}
+        report = self.run.report
+        if stems & DUTCH_FILES:
+            report.txt_variant = "nl"
+        elif stems & NEW_ENGLISH_FILES or any("tiktok_data_" in t.member.casefold() for t in files):
+            report.txt_variant = "en_new"
+        else:
+            report.txt_variant = "en_old"
+        # The profile first: DM direction needs the user's name.
+        files.sort(key=lambda t: TXT_FILES.get(norm_key(t.stem)) is not f.PROFILE)
+        for txt in files:
+            rmap = TXT_FILES.get(norm_key(txt.stem))
+            if rmap is None:
+                self.run.see(txt.member, txt.member, "file", False, None)
+                continue
+            with self.zf.open(txt.member) as fh:
+                if rmap is f.DM:
+                    yield from self._dms(txt.member, fh)
+                else:
+                    for records in read_blocks(fh, self.zf.name, txt.member):
+                        if rmap is f.PROFILE:
+                            records = records[:1]
+                        yield from self.run.feed(records, rmap, txt.member, txt.member, node="file")
+            self.run.see(txt.member, txt.member, "file", True, rmap.table)
+        if any(norm_key(path).endswith("videolink") for _, path in self.run.seen):
+            report.generation = "G0"
+
+    def _dms(self, member: str, fh: BinaryIO) -> Batches:
+        for partner, messages in read_dm_transcript(fh, self.zf.name, member):
+            first = self.run.positions.get(member, 0)
+            self.run.positions[member] = first + len(messages)
+            cols = build_columns(messages, f.DM, member, self.run.report, first_index=first)
+            self.run.see(member, member, "file", True, "dm_messages", len(messages))
+            self.run.add_dm_columns(cols, partner)
+            yield from self.run.emit("dm_messages", cols)
+
+
+def normalize_archive(
+    source: str | os.PathLike[str] | BinaryIO,
+    ctx: NormalizeContext,
+    *,
+    report: NormalizeReport | None = None,
+    batch_rows: int = 65_536,
+    limits: ArchiveLimits | None = None,
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Yield ``(table name, RecordBatch)`` for every table found in the export zip ``source``.
+
+    Each batch has at most ``batch_rows`` rows and exactly ``TABLES[name].schema``. Archive-level
+    problems raise :class:`~tiktok_portability.archive.ArchiveError` (some before the first batch,
+    stream-level ones such as malformed JSON while iterating: treat the archive as failed and
+    discard what it yielded). Record-level problems are counted in ``report`` and loading goes on.
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
+    report = report if report is not None else NormalizeReport()
+    with SafeZip(source, limits) as zf:
+        report.archive = zf.name
+        layout = locate_export(zf)
+        report.format = layout.format
+        report.member = layout.json_member
+        log.info(
+            "normalize start archive=%s format=%s member=%s open_id=%s request_id=%s",
+            zf.name,
+            layout.format,
+            layout.json_member,
+            fingerprint(ctx.open_id),
+            ctx.request_id,
+        )
+        run = _Run(ctx, report, batch_rows, layout.json_member or "")
+        reader = (
+            _JsonReader(zf, layout.json_member, run) if layout.json_member else _TxtReader(zf, layout, run)
+        )
+        yield from reader.batches()
+        yield from run.finish()
+        log.info(
+            "normalize done archive=%s rows=%s record_errors=%d",
+            zf.name,
+            sum(report.rows.values()),
+            report.record_error_count,
+        )

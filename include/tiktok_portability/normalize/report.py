@@ -1,0 +1,65 @@
+"""What one normalisation run is about and what it found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NormalizeContext:
+    """Lineage stamped on every row: whose export, which request, which nightly snapshot."""
+
+    open_id: str
+    request_id: int | None
+    snapshot_date: dt.date
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A record that could not be read as its table expects; the rest of the archive still loads."""
+
+    path: str
+    index: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class SectionSeen:
+    member: str
+    path: str
+    node: str
+    mapped: bool
+    table_name: str | None
+    records: int
+
+
+@dataclass
+class NormalizeReport:
+    """Filled while :func:`normalize_archive` is iterated.
+
+    ``record_errors`` keeps the first ``max_errors_kept`` errors; ``record_error_count`` counts all.
+    """
+
+    archive: str | None = None
+    format: str | None = None
+    member: str | None = None
+    generation: str | None = None
+    txt_variant: str | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    sections: list[SectionSeen] = field(default_factory=list)
+    record_errors: list[RecordError] = field(default_factory=list)
+    record_error_count: int = 0
+    max_errors_kept: int = 1000
+
+    def add_rows(self, table: str, n: int) -> None:
+        self.rows[table] = self.rows.get(table, 0) + n
+
+    def add_error(self, path: str, index: int | None, reason: str) -> None:
+        self.record_error_count += 1
+        if len(self.record_errors) < self.max_errors_kept:
+            self.record_errors.append(RecordError(path, index, reason))
+
+    @property
+    def unmapped_sections(self) -> list[str]:
+        return [s.path for s in self.sections if not s.mapped and s.node in ("list", "file", "object")]

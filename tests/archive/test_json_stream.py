@@ -1,0 +1,70 @@
+"""The streaming walker yields exactly what a full parse sees, whatever the slice size."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from tests.normalize.zips import ARCHIVES
+from tiktok_portability.archive import JsonStream, MalformedJSONError
+
+
+def rebuild(data: bytes, **kwargs) -> object:
+    """Put the events back together into one document."""
+    root: dict = {}
+    for path, value, is_slice in JsonStream(io.BytesIO(data), archive="a.zip", member="m", **kwargs).events():
+        if not path:
+            return value
+        node = root
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        if is_slice:
+            node.setdefault(path[-1], []).extend(value)
+        else:
+            node[path[-1]] = value
+    return root
+
+
+@pytest.mark.parametrize("generation", ["G0", "G1", "G2", "G3"])
+@pytest.mark.parametrize(("chunk", "whole"), [(16, 16), (64, 256), (1 << 20, 4 << 20)])
+def test_events_reassemble_the_document(generation, chunk, whole):
+    data = (ARCHIVES / "json" / f"{generation}.json").read_bytes()
+    assert rebuild(data, chunk_size=chunk, whole_limit=whole) == json.loads(data)
+
+
+def test_tricky_strings_survive_slicing():
+    records = [{"Content": s} for s in ["}", "]", '"}, {"', "\\", "é😀", "}]}", "x" * 300]] * 5
+    doc = {"Direct Message": {"Direct Messages": {"ChatHistory": {"Chat History with a:": records}}}}
+    data = json.dumps(doc, ensure_ascii=False).encode()
+    assert rebuild(data, chunk_size=7, whole_limit=8) == doc
+
+
+def test_lists_of_scalars_and_nested_records():
+    doc = {"A": {"B": [1, 2, [3, {"c": "}"}], None, "x"], "C": [{"n": {"deep": [1, {}]}}] * 20}}
+    data = json.dumps(doc).encode()
+    assert rebuild(data, chunk_size=5, whole_limit=8) == doc
+
+
+def test_byte_order_mark_is_ignored():
+    assert rebuild(b'\xef\xbb\xbf{"a": [1]}') == {"a": [1]}
+
+
+def test_skip_builds_nothing_for_skipped_paths():
+    data = json.dumps({"Big": {"L": list(range(100))}, "Keep": {"v": 1}}).encode()
+    stream = JsonStream(
+        io.BytesIO(data),
+        archive="a",
+        member="m",
+        chunk_size=8,
+        whole_limit=8,
+        skip=lambda p: p[:1] == ("Big",),
+    )
+    assert [(p, v) for p, v, _ in stream.events()] == [(("Keep",), {"v": 1})]
+
+
+@pytest.mark.parametrize("bad", [b'{"a": [1, 2', b'{"a" 1}', b'{"a": [1,, 2]}', b'{"a": 1} trailing', b""])
+def test_malformed_documents_raise(bad):
+    with pytest.raises(MalformedJSONError, match=r"archive 'a\.zip': member 'm'"):
+        rebuild(bad, chunk_size=4, whole_limit=4)
