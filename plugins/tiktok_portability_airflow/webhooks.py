@@ -1,0 +1,283 @@
+"""The FastAPI app the plugin mounts on the Airflow API server: webhook receiver and OAuth flow.
+
+Routes (relative to the mount prefix, ``/tiktok`` by default):
+
+- ``POST /webhook``: TikTok webhook deliveries. The ``TikTok-Signature`` check is the only
+  protection (Airflow applies no auth to plugin apps): bad, stale or replayed signatures get 401.
+  A verified event is recorded idempotently in the state store before answering 200, so a crash
+  never loses an acknowledged event and a repeated delivery is counted once.
+- ``GET /oauth/start``: creates a signed ``state`` bound to the browser and redirects to TikTok's
+  consent page.
+- ``GET /oauth/callback``: checks ``state``, exchanges the code, stores the grant and its scopes;
+  every failure renders a clear HTML page.
+- ``GET /health``: liveness for load balancers (no state store access).
+
+This module does not import Airflow: it talks to a ``Services`` object (the hook in production,
+a plain object in unit tests).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from tiktok_portability import clock, signatures
+from tiktok_portability.redact import fingerprint
+from tiktok_portability.scopes import ScopeError, parse_scope
+from tiktok_portability_airflow import oauth_state
+from tiktok_portability_airflow.settings import AppSettings
+
+if TYPE_CHECKING:
+    from tiktok_portability.client import TikTokClient
+    from tiktok_portability.state import StateStore
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+
+class Services(Protocol):
+    """What the app needs: the app settings, the state store and a way to build a client."""
+
+    @property
+    def app(self) -> AppSettings: ...
+
+    @property
+    def state_store(self) -> StateStore: ...
+
+    def get_client(self) -> TikTokClient: ...
+
+
+class WebhookPayloadError(ValueError):
+    """A correctly signed delivery whose body is not a TikTok webhook event."""
+
+
+def default_services() -> Services:
+    """The hook on the default connections, built on first use (connections may change until then)."""
+    from tiktok_portability_airflow.hooks import TikTokPortabilityHook
+
+    return TikTokPortabilityHook()
+
+
+class _Lazy:
+    """Build the services once, on the first request, not at plugin import (no DB access at import)."""
+
+    def __init__(self, factory: Callable[[], Services]) -> None:
+        self._factory = factory
+        self._value: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """The delivery as a dict with ``content`` decoded; raise WebhookPayloadError naming the problem."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise WebhookPayloadError("body is not JSON") from None
+    if not isinstance(event, dict):
+        raise WebhookPayloadError("body is not a JSON object")
+    for key in ("client_key", "event", "create_time", "user_openid"):
+        if event.get(key) in (None, ""):
+            raise WebhookPayloadError(f"body has no {key}")
+    content = event.get("content")
+    if isinstance(content, str):
+        try:
+            content = json.loads(content) if content else {}
+        except ValueError:
+            raise WebhookPayloadError("content is not a JSON string") from None
+    if content is not None and not isinstance(content, dict):
+        raise WebhookPayloadError("content is not a JSON object")
+    event["content"] = content or {}
+    return event
+
+
+def _page(title: str, message: str, status_code: int) -> HTMLResponse:
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        "<body style='font-family:sans-serif;max-width:40em;margin:4em auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def create_app(services: Callable[[], Services] = default_services) -> FastAPI:
+    """The plugin's FastAPI app; ``services`` is called once, on the first request that needs it."""
+    lazy = _Lazy(services)
+    api = FastAPI(
+        title="TikTok Data Portability",
+        description="TikTok webhooks and the Login Kit OAuth callback",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @api.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.post("/webhook")
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        svc = await run_in_threadpool(lazy.get)
+        app = svc.app
+        try:
+            signatures.verify(
+                app.client_secret.reveal(),
+                body,
+                request.headers.get(signatures.HEADER),
+                now=clock.now_ts(),
+                tolerance_s=app.webhook_tolerance_s,
+            )
+        except signatures.SignatureError as exc:
+            log.warning(
+                "webhook rejected reason=%s client=%s", exc, request.client.host if request.client else "-"
+            )
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        try:
+            event = parse_event(body)
+        except WebhookPayloadError as exc:
+            log.warning("webhook rejected reason=%s", exc)
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if event["client_key"] != app.client_key:
+            log.warning("webhook rejected reason=client_key_mismatch event=%s", event["event"])
+            return JSONResponse({"error": "client_key does not match this app"}, status_code=400)
+        outcome = await run_in_threadpool(svc.state_store.record_webhook_event, event)
+        log.info(
+            "webhook event=%s open_id=%s first_time=%s applied=%s detail=%s",
+            event["event"],
+            fingerprint(str(event["user_openid"])),
+            outcome.first_time,
+            outcome.applied,
+            outcome.detail,
+        )
+        return JSONResponse({"status": "recorded" if outcome.first_time else "duplicate"})
+
+    @api.get("/oauth/start")
+    async def oauth_start(request: Request, scope: str | None = None) -> Response:
+        svc = await run_in_threadpool(lazy.get)
+        app = svc.app
+        if scope:
+            scopes = tuple(s.strip() for s in scope.split(",") if s.strip())
+            try:
+                for s in scopes:
+                    parse_scope(s)
+            except ScopeError as exc:
+                return _page("Cannot start the sign-in", str(exc), 400)
+        else:
+            scopes = app.scopes
+        state, decoded = oauth_state.issue(app.client_secret, scopes, now=clock.now_ts())
+        query = urlencode(
+            {
+                "client_key": app.client_key,
+                "scope": ",".join(scopes),
+                "response_type": "code",
+                "redirect_uri": _redirect_uri(request, app),
+                "state": state,
+            }
+        )
+        response = RedirectResponse(f"{app.authorize_url}?{query}", status_code=302)
+        response.set_cookie(
+            oauth_state.COOKIE_NAME,
+            decoded.nonce,
+            max_age=oauth_state.DEFAULT_TTL_S,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path=_cookie_path(request),
+        )
+        return response
+
+    @api.get("/oauth/callback", name="oauth_callback")
+    async def oauth_callback(
+        request: Request,
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> Response:
+        svc = await run_in_threadpool(lazy.get)
+        app = svc.app
+        try:
+            decoded = oauth_state.verify(
+                app.client_secret, state, request.cookies.get(oauth_state.COOKIE_NAME), now=clock.now_ts()
+            )
+        except oauth_state.OAuthStateError as exc:
+            log.warning("oauth callback rejected reason=%s", exc)
+            return _page("Sign-in could not be verified", f"{exc}. Nothing was stored.", 400)
+        if error:
+            log.info("oauth callback declined error=%s", error)
+            detail = error_description or error
+            return _done(
+                _page("TikTok did not connect", f"TikTok answered: {detail}. Nothing was stored.", 400),
+                request,
+            )
+        if not code:
+            return _done(_page("Sign-in incomplete", "The callback has no authorization code.", 400), request)
+        try:
+            grant_summary = await run_in_threadpool(
+                _exchange_and_store, svc, code, _redirect_uri(request, app)
+            )
+        except Exception as exc:
+            # The client and store raise errors whose messages carry no token (Secret everywhere).
+            log.warning("oauth exchange failed error=%s: %s", type(exc).__name__, exc)
+            return _done(
+                _page("TikTok connection failed", f"Exchanging the authorization code failed: {exc}", 502),
+                request,
+            )
+        open_fp, scopes = grant_summary
+        missing = [s for s in decoded.scopes if s not in scopes]
+        note = f" Not granted: {', '.join(missing)}." if missing else ""
+        return _done(
+            _page(
+                "TikTok account connected",
+                f"Account {open_fp} is connected with scopes: {', '.join(scopes) or 'none'}.{note} "
+                "You can close this page.",
+                200,
+            ),
+            request,
+        )
+
+    return api
+
+
+def _exchange_and_store(svc: Services, code: str, redirect_uri: str) -> tuple[str, list[str]]:
+    with svc.get_client() as client:
+        tokens = client.exchange_code(code, redirect_uri)
+    svc.state_store.upsert_grant(tokens.open_id, tokens.scopes, tokens)
+    log.info("grant stored open_id=%s scopes=%s", fingerprint(tokens.open_id), ",".join(tokens.scopes))
+    return fingerprint(tokens.open_id), list(tokens.scopes)
+
+
+def _redirect_uri(request: Request, app: AppSettings) -> str:
+    # Behind a proxy the request URL may not be the public one: set redirect_uri in the connection.
+    return app.redirect_uri or str(request.url_for("oauth_callback"))
+
+
+def _cookie_path(request: Request) -> str:
+    return (request.scope.get("root_path") or "").rstrip("/") + "/oauth/"
+
+
+def _done(response: Response, request: Request) -> Response:
+    """Spend the state: the cookie is cleared so the same sign-in cannot be completed twice."""
+    response.delete_cookie(oauth_state.COOKIE_NAME, path=_cookie_path(request))
+    return response
+
+
+app = create_app()
