@@ -1,0 +1,186 @@
+"""Staging one batch: each archive's rows held apart, then one Parquet file per table.
+
+An archive's rows wait in memory, spilling to Arrow IPC scratch files (cheap, no encoding) past
+``SPILL_BYTES``; only when the whole archive normalized cleanly are they appended to the batch's
+Parquet writers. A bad archive is therefore dropped whole, never half-loaded, and memory stays
+bounded (change-log tables excepted: a user's follower set is held to diff it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import pyarrow as pa
+
+from tiktok_portability.lake.files import ParquetSink
+from tiktok_portability.lake.incremental import (
+    EventFilter,
+    Mode,
+    TableSpecLike,
+    Watermark,
+    diff_changelog,
+    lake_schema,
+    mode_of,
+)
+from tiktok_portability.lake.previous import PreviousState
+from tiktok_portability.lake.raw import RawArchiveRef
+
+log = logging.getLogger(__name__)
+
+
+# Below this many bytes an archive's rows wait in memory; above, they spill to scratch files.
+SPILL_BYTES = 32 << 20
+
+
+class ArchiveStage:
+    """One archive's rows after incremental filtering, held until the archive is accepted."""
+
+    def __init__(
+        self,
+        folder: Path,
+        ref: RawArchiveRef,
+        specs: Mapping[str, TableSpecLike],
+        previous: PreviousState,
+    ) -> None:
+        self.folder = folder
+        self.ref = ref
+        self.specs = specs
+        self.previous = previous
+        self.filters: dict[str, EventFilter] = {}
+        self.sets: dict[str, list[pa.RecordBatch]] = {}
+        self.writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
+        self.buffers: dict[str, list[pa.RecordBatch]] = {}
+        self.buffered_bytes = 0
+        self.spilled = False
+        self.paths: dict[str, Path] = {}
+        self.rows: dict[str, int] = {}
+        self.watermarks: list[tuple[str, Watermark]] = []
+
+    def add(self, table: str, batch: pa.RecordBatch) -> None:
+        spec = self.specs.get(table)
+        if spec is None:
+            raise ValueError(f"normalizer produced unknown table {table!r}")
+        try:
+            data = pa.Table.from_batches([batch]).cast(spec.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+            raise ValueError(f"table {table!r}: batch does not match its schema: {exc}") from exc
+        mode = mode_of(spec)
+        if mode is Mode.CHANGELOG:
+            # Kept whole (one user's set) because the diff needs the complete snapshot.
+            self.sets.setdefault(table, []).extend(data.to_batches())
+            return
+        filt = None
+        if mode is Mode.EVENTS:
+            filt = self.filters.get(table)
+            if filt is None:
+                previous = self.previous.watermark(self.ref.open_id, table)
+                filt = self.filters[table] = EventFilter(spec, previous)
+        for part in data.to_batches():
+            self._write(table, filt(part) if filt else part)
+
+    def _write(self, table: str, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.rows[table] = self.rows.get(table, 0) + batch.num_rows
+        if not self.spilled:
+            self.buffers.setdefault(table, []).append(batch)
+            self.buffered_bytes += batch.nbytes
+            if self.buffered_bytes > SPILL_BYTES:
+                self._spill()
+            return
+        self._to_file(table, batch)
+
+    def _spill(self) -> None:
+        self.spilled = True
+        for table, batches in self.buffers.items():
+            for batch in batches:
+                self._to_file(table, batch)
+        self.buffers.clear()
+
+    def _to_file(self, table: str, batch: pa.RecordBatch) -> None:
+        writer = self.writers.get(table)
+        if writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"{table}.arrows"
+            self.paths[table] = path
+            writer = self.writers[table] = pa.ipc.new_stream(str(path), batch.schema)
+        writer.write_batch(batch)
+
+    def finish(self, tables_present: Collection[str] = ()) -> None:
+        """Diff change-log tables, settle watermarks and close the scratch files."""
+        for name, spec in self.specs.items():
+            mode = mode_of(spec)
+            if mode is Mode.CHANGELOG:
+                parts = self.sets.get(name)
+                if parts is None and name in tables_present:
+                    parts = []
+                current = pa.Table.from_batches(parts, spec.schema) if parts is not None else None
+                changes = diff_changelog(
+                    spec,
+                    current,
+                    self.previous.current_set(self.ref.open_id, name),
+                    request_id=self.ref.request_id,
+                    snapshot_date=_as_date(self.ref.snapshot_date),
+                )
+                for part in changes.to_batches():
+                    self._write(name, part)
+            elif mode is Mode.EVENTS:
+                filt = self.filters.get(name)
+                wm = filt.watermark() if filt else self.previous.watermark(self.ref.open_id, name)
+                if wm is not None:
+                    self.watermarks.append((name, wm))
+        self.close()
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+    def batches(self, table: str):
+        yield from self.buffers.get(table, [])
+        path = self.paths.get(table)
+        if path is None:
+            return
+        with pa.memory_map(str(path)) as source:
+            yield from pa.ipc.open_stream(source)
+
+
+def _as_date(day: str):
+    from datetime import date
+
+    return date.fromisoformat(day)
+
+
+class BatchStage:
+    """The batch's output: one Parquet sink per table, fed by accepted archives."""
+
+    def __init__(self, folder: Path, specs: Mapping[str, TableSpecLike]) -> None:
+        self.folder = folder
+        self.specs = specs
+        out = folder / "out"
+        self.sinks = {n: ParquetSink(out / f"{n}.parquet", lake_schema(s)) for n, s in specs.items()}
+        self._n = 0
+
+    def new_archive(self, ref: RawArchiveRef, previous: PreviousState) -> ArchiveStage:
+        self._n += 1
+        scratch = self.folder / "scratch" / str(self._n)
+        return ArchiveStage(scratch, ref, self.specs, previous)
+
+    def accept(self, archive: ArchiveStage) -> None:
+        for name in self.specs:
+            for batch in archive.batches(name):
+                self.sinks[name].write(batch)
+        discard(archive)
+
+    def close(self) -> dict[str, tuple[Path | None, int]]:
+        """Per table: the finished file (None when the batch has no row for it) and its row count."""
+        return {name: (sink.close(), sink.rows) for name, sink in self.sinks.items()}
+
+
+def discard(archive: ArchiveStage) -> None:
+    archive.close()
+    archive.buffers.clear()
+    for path in archive.paths.values():
+        path.unlink(missing_ok=True)

@@ -1,0 +1,100 @@
+"""Reading and writing the lake's Parquet files (deterministic bytes for the same rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tiktok_portability.lake.storage import Storage
+
+ROW_GROUP_ROWS = 65_536
+# Fixed writer settings: the same rows in the same order always give the same bytes.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "write_statistics": True,
+    "version": "2.6",
+}
+
+
+class ParquetSink:
+    """Writes batches to one Parquet file, buffering them into row groups of ``ROW_GROUP_ROWS``."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        if self._pending_rows >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, self.schema, **PARQUET_OPTIONS)
+        table = pa.Table.from_batches(self._pending, self.schema)
+        self._writer.write_table(table, row_group_size=self.row_group_rows)
+        self._pending, self._pending_rows = [], 0
+
+    def close(self) -> Path | None:
+        """Finish the file; returns its path, or None when no row was written (no file)."""
+        self._flush()
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        return self.path
+
+
+def write_table(path: Path, table: pa.Table) -> Path | None:
+    sink = ParquetSink(path, table.schema)
+    for batch in table.to_batches():
+        sink.write(batch)
+    return sink.close()
+
+
+def read_file(
+    storage: Storage, key: str, *, columns: Sequence[str] | None = None, filters: Any = None
+) -> pa.Table:
+    with storage.local_copy(key) as path:
+        return pq.read_table(path, columns=list(columns) if columns else None, filters=filters)
+
+
+def partition_date(key: str) -> str | None:
+    """The ``snapshot_date`` of a key inside a hive partition, if any."""
+    for part in key.split("/"):
+        if part.startswith("snapshot_date="):
+            return part.split("=", 1)[1]
+    return None
+
+
+def parquet_files(storage: Storage, table: str) -> list[str]:
+    return [k for k in storage.list(table) if k.endswith(".parquet") and partition_date(k)]
+
+
+def read_users(
+    storage: Storage, keys: Iterable[str], open_ids: Sequence[str], schema: pa.Schema | None = None
+) -> pa.Table | None:
+    """Rows of these users from these files (in file order), or None when nothing matched."""
+    parts = []
+    for key in keys:
+        table = read_file(storage, key, filters=[("open_id", "in", list(open_ids))])
+        if table.num_rows:
+            parts.append(table.cast(schema) if schema is not None else table)
+    return pa.concat_tables(parts) if parts else None

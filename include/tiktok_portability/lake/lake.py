@@ -1,0 +1,384 @@
+"""The lake: raw zone + incremental, atomic, idempotent table commits + reprocess + erasure.
+
+Layout under the lake root (local folder or ``s3://bucket/prefix``)::
+
+    raw/snapshot_date=D/user=<hash>/<request_id>.zip|.json   immutable archives + manifests
+    <table>/snapshot_date=D/batch-<batch_id>.parquet         one file per (table, date, batch)
+    _watermarks/snapshot_date=D/batch-<batch_id>.parquet     event watermarks per (user, table)
+    _commits/snapshot_date=D/batch-<batch_id>.json           written last: what the batch holds
+    _audit/erasure/<date>/<erasure_id>.json                  erasure audit records
+    _tmp/                                                    staging (never under a table glob)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiktok_portability import clock
+from tiktok_portability.lake import files, keys
+from tiktok_portability.lake.batch import BatchStage, discard
+from tiktok_portability.lake.errors import CommitError, LakeError, StorageError
+from tiktok_portability.lake.normalizer import ArchiveNormalizer, DefaultNormalizer
+from tiktok_portability.lake.previous import WATERMARKS, load_previous, watermark_rows
+from tiktok_portability.lake.raw import RawArchiveRef, RawZone
+from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord
+from tiktok_portability.lake.storage import Storage, storage_from_uri
+from tiktok_portability.redact import fingerprint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Publish:
+    """Everything a batch will make visible, staged locally, published in a fixed order."""
+
+    files: list[tuple[str, Any]]
+    stale: list[str]
+    rewrites: list[tuple[str, Any]]
+    deletes: list[str]
+    manifests: list[tuple[str, dict]]
+
+
+class Lake:
+    def __init__(self, storage: Storage, *, normalizer: ArchiveNormalizer | None = None) -> None:
+        self.storage = storage
+        self.raw = RawZone(storage)
+        self._normalizer = normalizer
+
+    @classmethod
+    def from_uri(
+        cls,
+        uri: str,
+        *,
+        s3_endpoint_url: str | None = None,
+        boto3_session: Any = None,
+        normalizer: ArchiveNormalizer | None = None,
+    ) -> Lake:
+        """``/path``, ``file:///path`` or ``s3://bucket/prefix`` (credentials: AWS chain or session)."""
+        storage = storage_from_uri(uri, s3_endpoint_url=s3_endpoint_url, boto3_session=boto3_session)
+        return cls(storage, normalizer=normalizer)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.storage.uri()!r})"
+
+    @property
+    def normalizer(self) -> ArchiveNormalizer:
+        if self._normalizer is None:
+            self._normalizer = DefaultNormalizer()
+        return self._normalizer
+
+    def table_uri(self, table: str) -> str:
+        """A glob for readers: ``read_parquet(lake.table_uri('likes'), hive_partitioning=true)``."""
+        return f"{self.storage.uri(table)}/*/*.parquet"
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def normalize_batch(
+        self,
+        refs: Sequence[RawArchiveRef],
+        snapshot_date: date | str,
+        batch_id: str | None = None,
+    ) -> BatchResult:
+        """Normalize raw archives of one date into the tables, as one idempotent commit.
+
+        A bad archive is reported in ``result.errors`` and contributes no row; storage failures
+        abort the whole batch (:class:`CommitError`) so the caller's retry can redo it. Re-running
+        the same batch id rewrites the same files with the same rows; a user re-synced in another
+        batch is removed from the batch that held them before.
+        """
+        day = keys.snapshot_date_str(snapshot_date)
+        refs = [r if isinstance(r, RawArchiveRef) else RawArchiveRef.from_dict(r) for r in refs]
+        if batch_id is None:
+            batch_id = keys.default_batch_id([r.open_id for r in refs])
+        batch_id = keys.check_batch_id(batch_id)
+        result = BatchResult(batch_id=batch_id, snapshot_date=day)
+        chosen = self._choose(refs, day, result)
+        normalizer = self.normalizer
+        specs = normalizer.specs
+        previous = load_previous(self.storage, specs, sorted({r.open_id for r in chosen}), day)
+        ok: list[RawArchiveRef] = []
+        marks = []
+        try:
+            with self.storage.staging_dir() as folder:
+                stage = BatchStage(folder, specs)
+                for ref in chosen:
+                    archive = stage.new_archive(ref, previous)
+                    summary: dict[str, Any] = {}
+                    try:
+                        with self.raw.open(ref) as path:
+                            for table, batch in normalizer.normalize(path, ref, summary):
+                                archive.add(table, batch)
+                        archive.finish(summary.get("tables_present") or ())
+                    except StorageError:
+                        discard(archive)
+                        raise
+                    except Exception as exc:  # one archive's bad input never fails the batch
+                        discard(archive)
+                        reason = f"{type(exc).__name__}: {exc}"
+                        result.errors.append(ArchiveFailure(ref.open_id, ref.request_id, ref.key, reason))
+                        log.warning(
+                            "archive not loaded user=%s request_id=%s key=%s reason=%s",
+                            fingerprint(ref.open_id),
+                            ref.request_id,
+                            ref.key,
+                            reason,
+                        )
+                        continue
+                    finally:
+                        result.reports[str(ref.request_id)] = summary
+                    stage.accept(archive)
+                    ok.append(ref)
+                    marks.extend((ref.open_id, table, day, wm) for table, wm in archive.watermarks)
+                outputs = stage.close()
+                wm_file = files.write_table(folder / "out" / f"{WATERMARKS}.parquet", watermark_rows(marks))
+                outputs[WATERMARKS] = (wm_file, len(marks))
+                plan = self._plan(day, batch_id, outputs, ok, result, folder)
+                self._publish(plan)
+        except StorageError as exc:
+            raise CommitError(f"batch {batch_id} of {day} not committed: {exc}") from exc
+        result.loaded = [r.request_id for r in ok]
+        log.info(
+            "batch committed batch_id=%s snapshot_date=%s loaded=%d failed=%d rows=%d",
+            batch_id,
+            day,
+            len(ok),
+            len(result.errors),
+            sum(result.rows.values()),
+        )
+        return result
+
+    def _choose(self, refs: Sequence[RawArchiveRef], day: str, result: BatchResult) -> list[RawArchiveRef]:
+        latest: dict[str, RawArchiveRef] = {}
+        for ref in refs:
+            if ref.snapshot_date != day:
+                reason = f"archive is dated {ref.snapshot_date}, batch is {day}"
+                result.errors.append(ArchiveFailure(ref.open_id, ref.request_id, ref.key, reason))
+                continue
+            held = latest.get(ref.open_id)
+            if held is None or ref.request_id > held.request_id:
+                if held is not None:
+                    result.skipped.append(held.request_id)
+                latest[ref.open_id] = ref
+            else:
+                result.skipped.append(ref.request_id)
+        return sorted(latest.values(), key=lambda r: (r.open_id, r.request_id))
+
+    def _manifests(self, day: str) -> dict[str, tuple[str, dict]]:
+        found = {}
+        for key in self.storage.list(f"_commits/{keys.partition(day)}"):
+            if key.endswith(".json"):
+                manifest = json.loads(self.storage.get_bytes(key))
+                found[manifest["batch_id"]] = (key, manifest)
+        return found
+
+    def _plan(self, day, batch_id, outputs, ok, result, folder) -> _Publish:
+        plan = _Publish(files=[], stale=[], rewrites=[], deletes=[], manifests=[])
+        for table, (path, rows) in sorted(outputs.items()):
+            if path is None:
+                continue
+            key = keys.table_file(table, day, batch_id)
+            plan.files.append((key, path))
+            if table != WATERMARKS:
+                result.rows[table] = rows
+        result.files = [k for k, _ in plan.files]
+        manifests = self._manifests(day)
+        if batch_id in manifests:
+            plan.stale = sorted(set(manifests[batch_id][1]["files"]) - set(result.files))
+        users = {keys.user_key(r.open_id) for r in ok}
+        open_ids = pa.array(sorted({r.open_id for r in ok}), pa.string())
+        for other_id, (mkey, manifest) in sorted(manifests.items()):
+            if other_id == batch_id or not users & set(manifest["users"]):
+                continue
+            kept_files, kept_rows = [], {}
+            for fkey in manifest["files"]:
+                table = files.read_file(self.storage, fkey)
+                rest = table.filter(pc.invert(pc.is_in(table.column("open_id"), open_ids)))
+                name = fkey.split("/", 1)[0]
+                if rest.num_rows == 0:
+                    plan.deletes.append(fkey)
+                    continue
+                kept_files.append(fkey)
+                kept_rows[name] = rest.num_rows
+                if rest.num_rows != table.num_rows:
+                    local = files.write_table(folder / "rewrite" / fkey, rest)
+                    plan.rewrites.append((fkey, local))
+            manifest = {
+                **manifest,
+                "users": sorted(set(manifest["users"]) - users),
+                "files": kept_files,
+                "rows": {k: v for k, v in kept_rows.items() if k != WATERMARKS},
+            }
+            plan.manifests.append((mkey, manifest))
+        result.rewritten = [k for k, _ in plan.rewrites] + plan.deletes
+        own = {
+            "batch_id": batch_id,
+            "snapshot_date": day,
+            "users": sorted(users),
+            "archives": [
+                {"user": keys.user_key(r.open_id), "request_id": r.request_id, "sha256": r.sha256} for r in ok
+            ],
+            "files": result.files,
+            "rows": result.rows,
+            "failed": len(result.errors),
+            "committed_at": clock.utcnow().isoformat(timespec="seconds"),
+        }
+        plan.manifests.append((keys.commit_manifest(day, batch_id), own))
+        return plan
+
+    def _publish(self, plan: _Publish) -> None:
+        # New rows first, then removals elsewhere: a reader racing a re-sync may briefly see a
+        # user twice, never not at all. The batch's own manifest goes last.
+        for key, path in plan.files:
+            self.storage.put_file(key, path)
+        for key in plan.stale:
+            self.storage.delete(key)
+        for key, path in plan.rewrites:
+            self.storage.put_file(key, path)
+        for key in plan.deletes:
+            self.storage.delete(key)
+        for key, manifest in plan.manifests:
+            self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
+
+    def reprocess(self, snapshot_date: date | str) -> list[BatchResult]:
+        """Rebuild a date's tables from its raw archives, keeping the existing batch ids."""
+        day = keys.snapshot_date_str(snapshot_date)
+        refs = self.raw.list(day)
+        by_user: dict[str, list[RawArchiveRef]] = {}
+        for ref in refs:
+            by_user.setdefault(keys.user_key(ref.open_id), []).append(ref)
+        results = []
+        for batch_id, (_, manifest) in sorted(self._manifests(day).items()):
+            mine = [r for u in manifest["users"] for r in by_user.pop(u, [])]
+            if mine:
+                results.append(self.normalize_batch(mine, day, batch_id))
+        leftovers = [r for group in by_user.values() for r in group]
+        if leftovers:
+            results.append(self.normalize_batch(leftovers, day))
+        return results
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Tables that hold at least one file."""
+        names = {k.split("/", 1)[0] for k in self.storage.list("") if k.endswith(".parquet")}
+        return sorted(n for n in names if not n.startswith("_") and n != "raw")
+
+    def read_table(self, table: str, snapshot_date: date | str | None = None) -> pa.Table | None:
+        """Every row of a table (or of one date), for tests and small inspections."""
+        day = keys.snapshot_date_str(snapshot_date) if snapshot_date is not None else None
+        parts = [
+            files.read_file(self.storage, k)
+            for k in files.parquet_files(self.storage, table)
+            if day is None or files.partition_date(k) == day
+        ]
+        return pa.concat_tables(parts, promote_options="default") if parts else None
+
+    # -- erasure ---------------------------------------------------------------------------
+
+    def erase_user(self, open_id: str, *, requested_by: str = "unknown") -> ErasureRecord:
+        """Delete a user's rows from every table file and their raw archives; write an audit record."""
+        user = keys.user_key(open_id)
+        started = clock.utcnow()
+        rows: dict[str, int] = {}
+        rewritten = deleted = 0
+        for key in self.storage.list(""):
+            if not key.endswith(".parquet") or key.startswith(("raw/", "_tmp/")):
+                continue
+            table = files.read_file(self.storage, key)
+            if "open_id" not in table.column_names:
+                continue
+            mask = pc.fill_null(pc.equal(table.column("open_id"), open_id), False)
+            hits = pc.sum(mask).as_py() or 0
+            if not hits:
+                continue
+            name = key.split("/", 1)[0]
+            rows[name] = rows.get(name, 0) + hits
+            rest = table.filter(pc.invert(mask))
+            if rest.num_rows == 0:
+                self.storage.delete(key)
+                deleted += 1
+                continue
+            with self.storage.staging_dir() as folder:
+                self.storage.put_file(key, files.write_table(folder / "erase.parquet", rest))
+            rewritten += 1
+        for key in self.storage.list("_commits"):
+            manifest = json.loads(self.storage.get_bytes(key))
+            if user in manifest.get("users", []):
+                manifest["users"] = [u for u in manifest["users"] if u != user]
+                manifest["archives"] = [a for a in manifest.get("archives", []) if a.get("user") != user]
+                self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
+        raw_deleted = self.raw.delete_user(open_id)
+        erasure_id = uuid.uuid4().hex
+        audit_key = f"_audit/erasure/{started.date().isoformat()}/{erasure_id}.json"
+        record = ErasureRecord(
+            erasure_id=erasure_id,
+            user_fingerprint=fingerprint(open_id),
+            requested_by=requested_by,
+            started_at=started.isoformat(timespec="seconds"),
+            completed_at=clock.utcnow().isoformat(timespec="seconds"),
+            rows_deleted=dict(sorted(rows.items())),
+            files_rewritten=rewritten,
+            files_deleted=deleted,
+            raw_archives_deleted=raw_deleted,
+            audit_key=audit_key,
+        )
+        self.storage.put_bytes(audit_key, json.dumps(record.to_dict(), sort_keys=True, indent=1).encode())
+        log.info(
+            "user erased user=%s rows=%d raw_archives=%d audit=%s",
+            record.user_fingerprint,
+            sum(rows.values()),
+            raw_deleted,
+            audit_key,
+        )
+        return record
+
+    def erasure_records(self) -> list[ErasureRecord]:
+        return [
+            ErasureRecord(**json.loads(self.storage.get_bytes(k)))
+            for k in self.storage.list("_audit/erasure")
+            if k.endswith(".json")
+        ]
+
+
+def summarize(results: Iterable[BatchResult]) -> dict[str, Any]:
+    """A JSON-friendly roll-up of batch results (for the CLI and run manifests)."""
+    rows: dict[str, int] = {}
+    errors: list[dict] = []
+    record_errors: list[dict] = []
+    loaded = 0
+    unmapped: set[str] = set()
+    for res in results:
+        loaded += len(res.loaded)
+        errors.extend(
+            {"user": fingerprint(e.open_id), "request_id": e.request_id, "key": e.key, "reason": e.reason}
+            for e in res.errors
+        )
+        for table, n in res.rows.items():
+            rows[table] = rows.get(table, 0) + n
+        for request_id, report in sorted(res.reports.items()):
+            unmapped.update(report.get("unmapped_sections") or [])
+            record_errors.extend(
+                {"request_id": int(request_id), **e}
+                for e in report.get("record_errors") or []
+                if isinstance(e, Mapping)
+            )
+    return {
+        "archives_loaded": loaded,
+        "archives_failed": len(errors),
+        "rows": dict(sorted(rows.items())),
+        "errors": errors,
+        "records_not_parsed": record_errors,
+        "unmapped_sections": sorted(unmapped),
+    }
+
+
+__all__ = ["Lake", "LakeError", "summarize"]

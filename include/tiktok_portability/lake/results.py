@@ -1,0 +1,60 @@
+"""Structured results of lake operations (plain dataclasses, JSON-friendly via ``to_dict``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArchiveFailure:
+    """An archive that was not loaded, and why. Nothing of it reached the tables."""
+
+    open_id: str
+    request_id: int
+    key: str
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    snapshot_date: str
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows written per table by this batch (after incremental filtering)."""
+    loaded: list[int] = field(default_factory=list)
+    """Request ids of the archives that loaded."""
+    errors: list[ArchiveFailure] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    """Request ids superseded by a newer request of the same user in the same batch."""
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The normalizer's summary per request id (sections_seen, records that failed to parse)."""
+    files: list[str] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+    """Other batches' files rewritten because a user of this batch was re-synced."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """The audit record of a GDPR erasure; holds a fingerprint, never the open_id itself."""
+
+    erasure_id: str
+    user_fingerprint: str
+    requested_by: str
+    started_at: str
+    completed_at: str
+    rows_deleted: dict[str, int]
+    files_rewritten: int
+    files_deleted: int
+    raw_archives_deleted: int
+    audit_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

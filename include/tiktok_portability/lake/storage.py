@@ -1,0 +1,285 @@
+"""Where the lake's bytes live: a local folder or an S3 bucket/prefix, behind one small interface.
+
+Keys are ``/``-separated relative paths (``watch_history/snapshot_date=2026-01-02/batch-ab.parquet``).
+Every write is atomic for readers: the local store writes a temp file under ``_tmp/`` (outside
+every table glob) and renames it; S3 objects only appear when their PUT or multipart upload
+completes. boto3 is used directly for S3 so credentials come from the standard AWS chain
+(environment, profile, instance role) or from a caller-supplied ``boto3.session.Session`` (the
+Airflow hook builds one from an AWS connection); ``AWS_ENDPOINT_URL`` is honoured by boto3 itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from tiktok_portability.lake.errors import InvalidLakeUri, StorageError
+
+log = logging.getLogger(__name__)
+
+TMP_PREFIX = "_tmp"
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise StorageError(f"lake key {key!r} is not a clean relative path")
+    return key
+
+
+class Storage(ABC):
+    """A flat key -> bytes store with atomic writes."""
+
+    @abstractmethod
+    def uri(self, key: str = "") -> str:
+        """The URI of a key, for messages and for readers such as DuckDB."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def put_file(self, key: str, local_path: Path) -> None:
+        """Publish a local file under ``key`` atomically (the local file may be consumed)."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (a folder; recursive), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete a key; deleting a missing key is not an error."""
+
+    @abstractmethod
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """A local path holding the object's bytes for the duration of the block."""
+
+    @abstractmethod
+    @contextlib.contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        """A private local folder for files about to be published with :meth:`put_file`."""
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def uri(self, key: str = "") -> str:
+        return str(self.root / key) if key else str(self.root)
+
+    def _tmp_path(self) -> Path:
+        tmp = self.root / TMP_PREFIX
+        tmp.mkdir(exist_ok=True)
+        return tmp / f".{uuid.uuid4().hex}.tmp"
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        tmp = self._tmp_path()
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._replace(tmp, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_file(self, key: str, local_path: Path) -> None:
+        local_path = Path(local_path)
+        if local_path.resolve().is_relative_to(self.root / TMP_PREFIX):
+            self._replace(local_path, key)  # same filesystem: a rename, no copy
+            return
+        tmp = self._tmp_path()
+        try:
+            shutil.copyfile(local_path, tmp)
+            self._replace(tmp, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _replace(self, src: Path, key: str) -> None:
+        dest = self._path(key)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+        except OSError as exc:
+            raise StorageError(f"cannot publish {self.uri(key)}: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.uri(key)}: {exc}") from exc
+
+    def size(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return []
+        keys = []
+        for path in base.rglob("*"):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_file() and not rel.startswith(TMP_PREFIX + "/"):
+                keys.append(rel)
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise StorageError(f"{self.uri(key)} does not exist")
+        yield path
+
+    @contextlib.contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        tmp = self.root / TMP_PREFIX
+        tmp.mkdir(exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=".stage-", dir=tmp))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class S3Storage(Storage):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        session: Any = None,
+        client: Any = None,
+    ) -> None:
+        import boto3  # imported here so a local-only lake never pays for botocore
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        if client is None:
+            session = session or boto3.session.Session()
+            client = session.client("s3", endpoint_url=endpoint_url)
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.uri()!r})"
+
+    def _key(self, key: str) -> str:
+        _check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri(self, key: str = "") -> str:
+        full = self._key(key) if key else self.prefix
+        return f"s3://{self.bucket}/{full}".rstrip("/")
+
+    def _fail(self, op: str, key: str, exc: Exception) -> StorageError:
+        return StorageError(f"cannot {op} {self.uri(key)}: {exc}")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except Exception as exc:  # botocore raises many unrelated types; all mean "not written"
+            raise self._fail("write", key, exc) from exc
+
+    def put_file(self, key: str, local_path: Path) -> None:
+        try:
+            self.client.upload_file(str(local_path), self.bucket, self._key(key))
+        except Exception as exc:
+            raise self._fail("upload", key, exc) from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:
+            raise self._fail("read", key, exc) from exc
+
+    def size(self, key: str) -> int | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail("stat", key, exc) from exc
+        return int(head["ContentLength"])
+
+    def list(self, prefix: str) -> list[str]:
+        folder = prefix.strip("/")
+        full = self._key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except Exception as exc:
+            raise self._fail("list", folder, exc) from exc
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail("delete", key, exc) from exc
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="tiktok-lake-") as tmp:
+            path = Path(tmp) / "object"
+            try:
+                self.client.download_file(self.bucket, self._key(key), str(path))
+            except Exception as exc:
+                raise self._fail("download", key, exc) from exc
+            yield path
+
+    @contextlib.contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="tiktok-lake-stage-") as tmp:
+            yield Path(tmp)
+
+
+def storage_from_uri(uri: str, *, s3_endpoint_url: str | None = None, boto3_session: Any = None) -> Storage:
+    """``/path``, ``file:///path`` -> :class:`LocalStorage`; ``s3://bucket/prefix`` -> :class:`S3Storage`."""
+    if not uri:
+        raise InvalidLakeUri("lake URI is empty")
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        path = parsed.path if parsed.scheme == "file" else uri
+        if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+            raise InvalidLakeUri(f"lake URI {uri!r}: file URIs must not name a host")
+        return LocalStorage(Path(path))
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise InvalidLakeUri(f"lake URI {uri!r} names no bucket")
+        return S3Storage(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url, session=boto3_session)
+    raise InvalidLakeUri(f"lake URI {uri!r}: scheme {parsed.scheme!r} is not file or s3")

@@ -1,0 +1,166 @@
+"""CLI: ``state migrate|generate-key|rotate-keys``, ``grants import|list|revoke``, ``transfers list``.
+
+The store comes from ``--state-url`` or ``TIKTOK_STATE_URL``; keys only from ``TIKTOK_FERNET_KEYS``
+(a key on the command line would be visible in the process list and shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from tiktok_portability.state.crypto import generate_key
+from tiktok_portability.state.models import GRANT_STATUSES
+from tiktok_portability.state.transitions import TRANSFER_STATUSES
+
+
+def _store(args: argparse.Namespace, *, auto_migrate: bool = True):
+    from tiktok_portability.state.store import URL_ENV, StateStore
+
+    env = dict(os.environ)
+    if args.state_url:
+        env[URL_ENV] = args.state_url
+    return StateStore.from_env(env, auto_migrate=auto_migrate)
+
+
+def _add_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-url", default=None, help="SQLAlchemy URL (default: $TIKTOK_STATE_URL)")
+
+
+def _time(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+def _print_table(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print("(none)")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns))
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    store = _store(args, auto_migrate=False)
+    print(f"state store at revision {store.migrate()}")
+    return 0
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def _rotate_keys(args: argparse.Namespace) -> int:
+    count = _store(args).rotate_keys()
+    print(f"re-encrypted tokens of {count} grant(s) with the newest key")
+    return 0
+
+
+def _grants_import(args: argparse.Namespace) -> int:
+    from tiktok_portability.state.importer import read_grants_file
+
+    rows = read_grants_file(args.file, args.format)
+    store = _store(args)
+    for row in rows:
+        store.upsert_grant(row.open_id, row.scopes, row)
+    print(f"imported {len(rows)} grant(s)")
+    return 0
+
+
+def _grants_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    grants = store.list_grants(args.status, limit=args.limit, after_open_id=args.after)
+    rows = [
+        {
+            "open_id": g.open_id,
+            "status": g.status,
+            "scopes": ",".join(g.scopes),
+            "access_expires_at": _time(g.access_expires_at),
+            "refresh_expires_at": _time(g.refresh_expires_at),
+            "reason": g.status_reason or "",
+        }
+        for g in grants
+    ]
+    _print_table(rows, args.json)
+    return 0
+
+
+def _grants_revoke(args: argparse.Namespace) -> int:
+    grant = _store(args).revoke_grant(args.open_id, args.reason)
+    print(f"grant {grant.open_id} is {grant.status}")
+    return 0
+
+
+def _transfers_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    transfers = store.list_transfers(
+        status=args.status, open_id=args.open_id, run_id=args.run_id, limit=args.limit
+    )
+    rows = [
+        {
+            "id": t.id,
+            "open_id": t.open_id,
+            "run_id": t.run_id,
+            "batch": "" if t.batch is None else t.batch,
+            "request_id": "" if t.request_id is None else t.request_id,
+            "status": t.status,
+            "attempts": t.attempts,
+            "updated_at": _time(t.updated_at),
+            "reason": t.failure_reason or "",
+        }
+        for t in transfers
+    ]
+    _print_table(rows, args.json)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    state = subparsers.add_parser("state", help="state store administration")
+    state_sub = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    p = state_sub.add_parser("migrate", help="create or upgrade the schema (Alembic)")
+    _add_url(p)
+    p.set_defaults(handler=_migrate)
+    p = state_sub.add_parser("generate-key", help="print a new Fernet key for TIKTOK_FERNET_KEYS")
+    p.set_defaults(handler=_generate_key)
+    p = state_sub.add_parser("rotate-keys", help="re-encrypt all tokens with the newest key")
+    _add_url(p)
+    p.set_defaults(handler=_rotate_keys)
+
+    grants = subparsers.add_parser("grants", help="users' grants and tokens")
+    grants_sub = grants.add_subparsers(dest="grants_command", metavar="ACTION", required=True)
+    p = grants_sub.add_parser("import", help="bulk onboarding from a CSV or JSON file with tokens")
+    p.add_argument("file")
+    p.add_argument("--format", choices=("csv", "json"), default=None, help="default: from the extension")
+    _add_url(p)
+    p.set_defaults(handler=_grants_import)
+    p = grants_sub.add_parser("list", help="list grants")
+    p.add_argument("--status", choices=GRANT_STATUSES, default=None)
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--after", default=None, help="page: open_ids after this one")
+    p.add_argument("--json", action="store_true")
+    _add_url(p)
+    p.set_defaults(handler=_grants_list)
+    p = grants_sub.add_parser("revoke", help="mark a grant revoked (stops syncs, wipes its tokens)")
+    p.add_argument("open_id")
+    p.add_argument("--reason", default="revoked by operator")
+    _add_url(p)
+    p.set_defaults(handler=_grants_revoke)
+
+    transfers = subparsers.add_parser("transfers", help="data requests and their status")
+    transfers_sub = transfers.add_subparsers(dest="transfers_command", metavar="ACTION", required=True)
+    p = transfers_sub.add_parser("list", help="list transfers")
+    p.add_argument("--status", choices=TRANSFER_STATUSES, default=None)
+    p.add_argument("--open-id", default=None)
+    p.add_argument("--run-id", default=None)
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    _add_url(p)
+    p.set_defaults(handler=_transfers_list)

@@ -1,0 +1,40 @@
+"""Lake URIs and keys: what is accepted, what is refused, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tiktok_portability.lake import InvalidLakeUri, Lake, StorageError
+from tiktok_portability.lake.storage import LocalStorage, S3Storage, storage_from_uri
+
+
+def test_plain_paths_and_file_uris_are_local_folders(tmp_path: Path):
+    assert isinstance(storage_from_uri(str(tmp_path / "a")), LocalStorage)
+    assert storage_from_uri(f"file://{tmp_path}/b").uri() == str(tmp_path / "b")
+
+
+def test_s3_uris_name_bucket_and_prefix(s3_env):
+    storage = storage_from_uri("s3://bucket/some/prefix/", s3_endpoint_url="http://127.0.0.1:9")
+    assert isinstance(storage, S3Storage)
+    assert storage.uri("likes/x.parquet") == "s3://bucket/some/prefix/likes/x.parquet"
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [("", "empty"), ("s3://", "names no bucket"), ("gs://b/p", "not file or s3"), ("file://host/p", "host")],
+)
+def test_unusable_uris_are_refused_with_the_reason(uri: str, problem: str):
+    with pytest.raises(InvalidLakeUri, match=problem):
+        storage_from_uri(uri)
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a//b", "a/./b", ""])
+def test_keys_that_could_escape_the_lake_are_refused(tmp_path: Path, key: str):
+    with pytest.raises(StorageError, match="clean relative path"):
+        LocalStorage(tmp_path).put_bytes(key, b"x")
+
+
+def test_table_uri_is_a_hive_glob(tmp_path: Path):
+    assert Lake.from_uri(str(tmp_path)).table_uri("likes") == f"{tmp_path}/likes/*/*.parquet"

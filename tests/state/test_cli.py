@@ -1,0 +1,90 @@
+"""The CLI: bulk onboarding, listing, revoking, failed transfers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.state.stores import KEY_A
+from tiktok_portability.cli import main
+from tiktok_portability.state import StateStore
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("TIKTOK_STATE_URL", url)
+    monkeypatch.setenv("TIKTOK_FERNET_KEYS", KEY_A)
+    return url
+
+
+def test_import_csv_and_json_then_list_and_revoke(cli_env, tmp_path, capsys):
+    csv_file = tmp_path / "grants.csv"
+    csv_file.write_text(
+        "open_id,scope,access_token,expires_in,refresh_token,refresh_expires_in\n"
+        'u1,"portability.all.ongoing",act.SECRET1,7200,rft.SECRET1,15552000\n'
+    )
+    json_file = tmp_path / "grants.json"
+    json_file.write_text(
+        json.dumps(
+            {
+                "grants": [
+                    {
+                        "open_id": "u2",
+                        "scopes": ["portability.activity.ongoing"],
+                        "access_token": "act.SECRET2",
+                        "expires_at": "2030-01-01T00:00:00Z",
+                        "refresh_token": "rft.SECRET2",
+                        "refresh_expires_at": "2030-06-01T00:00:00+00:00",
+                    }
+                ]
+            }
+        )
+    )
+    assert main(["state", "migrate"]) == 0
+    assert main(["grants", "import", str(csv_file)]) == 0
+    assert main(["grants", "import", str(json_file)]) == 0
+    assert main(["grants", "revoke", "u1", "--reason", "user left"]) == 0
+    capsys.readouterr()
+    assert main(["grants", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    listed = {g["open_id"]: g for g in json.loads(out)}
+    assert listed["u1"]["status"] == "revoked"
+    assert listed["u1"]["reason"] == "user left"
+    assert listed["u2"]["status"] == "active"
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    assert store.get_grant("u2").refresh_token.reveal() == "rft.SECRET2"
+
+
+def test_a_bad_import_file_names_the_row_and_writes_nothing(cli_env, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "open_id,scope,access_token,expires_in,refresh_token,refresh_expires_in\n"
+        "u1,portability.all.ongoing,act.SECRET,7200,rft.SECRET,100\n"
+        "u2,portability.all.ongoing,act.SECRET,7200,,100\n"
+    )
+    assert main(["grants", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3: refresh_token is missing" in err
+    assert "SECRET" not in err
+    assert StateStore.from_url(cli_env, fernet_keys=[KEY_A]).list_grants() == []
+
+
+def test_transfers_list_filters_by_status(cli_env, capsys):
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    store.create_transfer("u1", "run-1", ["all_data"], 10)
+    failed = store.create_transfer("u2", "run-1", ["all_data"], 11)
+    store.transition(failed.id, "failed", reason="archive corrupt")
+    assert main(["transfers", "list", "--status", "failed"]) == 0
+    out = capsys.readouterr().out
+    assert "archive corrupt" in out
+    assert "u2" in out
+    assert "u1" not in out
+
+
+def test_generate_key_prints_a_usable_key(cli_env, capsys):
+    assert main(["state", "generate-key"]) == 0
+    key = capsys.readouterr().out.strip()
+    StateStore.from_url(cli_env, fernet_keys=[key, KEY_A]).rotate_keys()

@@ -1,0 +1,98 @@
+"""Webhook events: stored once under at-least-once delivery, applied to transfers and grants."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from tests.state.stores import tokens
+
+REQUEST_ID = 7_300_000_000_000_000_999
+
+
+def ready_event(request_id: int = REQUEST_ID, create_time: int = 1_800_000_000) -> dict:
+    return {
+        "client_key": "k",
+        "event": "portability.download.ready",
+        "create_time": create_time,
+        "user_openid": "user-1",
+        "content": json.dumps({"request_id": request_id}),
+    }
+
+
+def test_duplicate_deliveries_are_counted_once(store):
+    store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+    first = store.record_webhook_event(ready_event())
+    again = store.record_webhook_event(ready_event())
+    reformatted = dict(ready_event(), content=f'{{ "request_id" : {REQUEST_ID} }}')
+    assert first
+    assert first.applied
+    assert not again
+    assert not store.record_webhook_event(reformatted)
+    assert store.webhook_event_count() == 1
+    assert store.transfer_by_request_id(REQUEST_ID).status == "ready"
+
+
+def test_concurrent_duplicate_deliveries_store_one_event(store):
+    store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+    results: list[bool] = []
+
+    def deliver() -> None:
+        results.append(bool(store.record_webhook_event(ready_event())))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 5 + [True]
+    assert store.webhook_event_count("portability.download.ready") == 1
+
+
+def test_a_new_event_time_is_a_new_event(store):
+    assert store.record_webhook_event(ready_event(create_time=1))
+    assert store.record_webhook_event(ready_event(create_time=2))
+    assert store.webhook_event_count() == 2
+
+
+def test_ready_before_the_transfer_exists_is_applied_when_it_is_created(store):
+    outcome = store.record_webhook_event(ready_event())
+    assert outcome.first_time
+    assert not outcome.applied
+    transfer = store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+    assert transfer.status == "ready"
+    assert transfer.ready_at is not None
+
+
+def test_ready_for_a_transfer_already_downloaded_changes_nothing(store):
+    t = store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+    store.transition(t.id, "ready")
+    store.transition(t.id, "downloaded", raw_location="x", raw_size=1, raw_sha256="00" * 32)
+    outcome = store.record_webhook_event(ready_event())
+    assert outcome.transfer_id == t.id
+    assert store.get_transfer(t.id).status == "downloaded"
+
+
+def test_authorization_removed_revokes_the_grant(store):
+    store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    outcome = store.record_webhook_event(
+        {
+            "event": "authorization.removed",
+            "create_time": 5,
+            "user_openid": "user-1",
+            "content": json.dumps({"reason": 2}),
+        }
+    )
+    assert outcome.applied
+    grant = store.get_grant("user-1")
+    assert grant.status == "revoked"
+    assert grant.status_reason == "authorization.removed: account deleted"
+    assert grant.refresh_token is None
+    assert store.due_grants() == []
+
+
+def test_unknown_events_are_stored_but_not_applied(store):
+    body = {"event": "video.publish.completed", "create_time": 1, "user_openid": "u"}
+    outcome = store.record_webhook_event(body)
+    assert outcome.first_time
+    assert not outcome.applied
