@@ -1,0 +1,177 @@
+"""Nightly ongoing sync of TikTok Data Portability exports into the lake.
+
+For every user with a live ``portability.*.ongoing`` grant: make sure the access token is valid,
+request a fresh export of the categories the grant allows, wait (deferred) until TikTok has it
+ready, download it into the immutable raw zone and normalize it into the Parquet tables. Users are
+processed in batches (``batch_size``) as a mapped task group, so batch k downloads while batch k+1
+is still waiting; one user's failure is recorded with its reason and never fails the batch.
+
+Trigger form (params): ``open_ids`` re-syncs only those users; ``categories`` narrows what is
+requested; ``reprocess_from_raw`` rebuilds the lake for ``snapshot_date`` (default: the run's date)
+from the raw zone without calling TikTok; ``dry_run`` plans and reports only. Backfill runs always
+reprocess from the raw zone. See docs/sync.md for the Ops runbook.
+
+Schedule: ``TIKTOK_SYNC_CRON`` (default ``0 2 * * *``) in ``TIKTOK_SYNC_TIMEZONE`` (default UTC).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task, task_group
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from tiktok_portability.contract import PUBLIC_TABLES, SYNC_DAG_ID, asset_uri
+from tiktok_portability_airflow.sensors import TikTokBatchReadySensor
+
+SYNC_CRON = os.environ.get("TIKTOK_SYNC_CRON", "0 2 * * *")
+SYNC_TZ = os.environ.get("TIKTOK_SYNC_TIMEZONE", "UTC")
+POOL = "tiktok_api"
+
+TABLE_ASSETS = [
+    Asset(name=f"tiktok_portability.{t}", uri=asset_uri(t), group="tiktok_portability") for t in PUBLIC_TABLES
+]
+
+default_args = {
+    "owner": "data-platform",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "execution_timeout": timedelta(hours=2),
+}
+
+
+def _runtime():
+    from tiktok_portability_airflow.runtime import build_runtime
+
+    return build_runtime()
+
+
+def _options(params: dict, run_type: str | None = None):
+    from dataclasses import replace
+
+    from tiktok_portability.sync import SyncOptions
+
+    options = SyncOptions.from_params(params)
+    if run_type == "backfill":
+        # A backfill re-derives past dates from the raw zone: TikTok only serves today's data.
+        options = replace(options, reprocess_from_raw=True)
+    return options
+
+
+def _snapshot_date(context) -> str:
+    from tiktok_portability.sync import parse_snapshot_date
+
+    chosen = context["params"].get("snapshot_date")
+    if chosen:
+        return parse_snapshot_date(chosen).isoformat()
+    run = context["dag_run"]
+    when = context.get("logical_date") or run.run_after
+    return pendulum.instance(when).in_timezone(SYNC_TZ).date().isoformat()
+
+
+@dag(
+    dag_id=SYNC_DAG_ID,
+    description="Nightly TikTok Data Portability ongoing sync into the Parquet lake",
+    schedule=CronTriggerTimetable(SYNC_CRON, timezone=SYNC_TZ),
+    start_date=pendulum.datetime(2026, 1, 1, tz=SYNC_TZ),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    dagrun_timeout=timedelta(hours=20),
+    tags=["tiktok", "portability", "sync"],
+    doc_md=__doc__,
+    params={
+        "open_ids": Param([], type="array", items={"type": "string"}, title="Re-sync only these open_ids"),
+        "categories": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": ["all_data", "activity", "video", "profile", "direct_message"]},
+            title="Categories (empty: what each grant allows)",
+        ),
+        "batch_size": Param(500, type="integer", minimum=1, maximum=100000, title="Users per batch"),
+        "reprocess_from_raw": Param(False, type="boolean", title="Rebuild from the raw zone (no API calls)"),
+        "dry_run": Param(False, type="boolean", title="Plan and report only"),
+        "snapshot_date": Param(
+            None, type=["null", "string"], format="date", title="Snapshot date (default: run date)"
+        ),
+        "data_format": Param("json", type="string", enum=["json", "text"]),
+        "max_failure_rate": Param(
+            0.2, type="number", minimum=0, maximum=1, title="Fail the run above this rate"
+        ),
+        "wait_deadline_minutes": Param(
+            360, type="integer", minimum=1, title="Give up waiting after (minutes)"
+        ),
+        "poll_interval_s": Param(60, type="integer", minimum=1, title="Longest Check Status interval (s)"),
+    },
+)
+def tiktok_ongoing_sync():
+    @task(pool=POOL)
+    def plan(**context) -> list[int]:
+        from tiktok_portability.sync import parse_snapshot_date
+        from tiktok_portability.sync.plan import plan_run
+
+        options = _options(context["params"], context["dag_run"].run_type)
+        day = parse_snapshot_date(_snapshot_date(context))
+        return plan_run(_runtime(), context["run_id"], day, options)
+
+    @task_group(group_id="sync_batch")
+    def sync_batch(batch: int):
+        @task(pool=POOL)
+        def submit(batch: int, **context) -> dict:
+            from tiktok_portability.sync.submit import submit_batch
+
+            options = _options(context["params"], context["dag_run"].run_type)
+            return submit_batch(_runtime(), context["run_id"], batch, options).to_dict()
+
+        @task(pool=POOL)
+        def download(batch: int, **context) -> dict:
+            from tiktok_portability.sync import parse_snapshot_date
+            from tiktok_portability.sync.fetch import download_batch
+
+            options = _options(context["params"], context["dag_run"].run_type)
+            day = parse_snapshot_date(_snapshot_date(context))
+            return download_batch(_runtime(), context["run_id"], batch, day, options).to_dict()
+
+        @task
+        def normalize(batch: int, **context) -> dict:
+            from tiktok_portability.sync import parse_snapshot_date
+            from tiktok_portability.sync.load import normalize_batch
+
+            options = _options(context["params"], context["dag_run"].run_type)
+            day = parse_snapshot_date(_snapshot_date(context))
+            return normalize_batch(_runtime(), context["run_id"], batch, day, options).to_dict()
+
+        submitted = submit(batch)
+        wait = TikTokBatchReadySensor(task_id="wait_ready", batch=batch, retries=1)
+        fetched = download(batch)
+        loaded = normalize(batch)
+        submitted >> wait >> fetched >> loaded
+        return loaded
+
+    @task(outlets=TABLE_ASSETS, trigger_rule="all_done", retries=1)
+    def summarize(reports, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from tiktok_portability.sync.summary import SyncRunFailed, summarize_run
+
+        options = _options(context["params"], context["dag_run"].run_type)
+        try:
+            summary = summarize_run(_runtime(), context["run_id"], options, list(reports or []))
+        except SyncRunFailed as exc:
+            raise AirflowFailException(str(exc)) from exc
+        rows = summary.get("rows_per_table", {})
+        for asset in TABLE_ASSETS:
+            table = asset.uri.rsplit("/", 1)[-1]
+            context["outlet_events"][asset].extra = {
+                "snapshot_date": summary.get("snapshot_date"),
+                "rows": int(rows.get(table, 0)),
+            }
+        return summary
+
+    summarize(sync_batch.expand(batch=plan()))
+
+
+tiktok_ongoing_sync()

@@ -1,0 +1,94 @@
+"""Normalize step: the batch's raw archives -> lake tables, as one atomic, idempotent commit.
+
+Reads only the raw zone. The lake batch id is derived from (run_id, batch), so a retried or
+cleared task rewrites the same files with the same rows; a user re-synced by a later run of the
+same snapshot date replaces their rows from the earlier batch (the lake handles that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date
+
+from tiktok_portability.lake.raw import RawArchiveRef
+from tiktok_portability.sync import outcomes as oc
+from tiktok_portability.sync.options import SyncOptions
+from tiktok_portability.sync.readiness import latest_per_user
+from tiktok_portability.sync.runtime import SyncRuntime
+
+log = logging.getLogger(__name__)
+
+
+def lake_batch_id(run_id: str, batch: int) -> str:
+    """A short, path-safe, deterministic id for the lake files of one batch of one run."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:12]
+    return f"r{digest}-b{batch:05d}"
+
+
+def normalize_batch(
+    runtime: SyncRuntime, run_id: str, batch: int, snapshot_date: date, options: SyncOptions
+) -> oc.StepReport:
+    report = oc.StepReport("normalize", run_id, batch)
+    if options.dry_run:
+        report.details["mode"] = "dry_run"
+        return report
+    store = runtime.store
+    members = store.batch_members(run_id, batch)
+    if options.reprocess_from_raw:
+        refs = _latest_refs(runtime.lake.raw.list(snapshot_date, members))
+        by_request = {}
+    else:
+        transfers = [
+            t
+            for t in latest_per_user(store.transfers_for_run(run_id, batch))
+            if t.status in ("downloaded", "normalized") and t.request_id is not None
+        ]
+        by_request = {t.request_id: t for t in transfers}
+        stored = {
+            r.request_id: r
+            for r in runtime.lake.raw.list(snapshot_date, sorted({t.open_id for t in transfers}))
+        }
+        refs = [stored[rid] for rid in by_request if rid in stored]
+        for rid, t in by_request.items():
+            if rid not in stored:
+                why = oc.reason(
+                    oc.NORMALIZE_FAILED, f"raw archive of request {rid} missing for {snapshot_date}"
+                )
+                store.transition(t.id, "failed", reason=why)
+                report.add("failed", why)
+    if not refs:
+        report.details["rows"] = {}
+        return report
+    result = runtime.lake.normalize_batch(refs, snapshot_date, batch_id=lake_batch_id(run_id, batch))
+    for failure in result.errors:
+        why = oc.reason(oc.NORMALIZE_FAILED, failure.reason)
+        t = by_request.get(failure.request_id)
+        if t is not None:
+            store.transition(t.id, "failed", reason=why)
+        report.add("failed", why)
+    for rid in result.loaded:
+        t = by_request.get(rid)
+        if t is not None:
+            store.transition(t.id, "normalized")
+        report.add("normalized")
+    report.details["rows"] = dict(sorted(result.rows.items()))
+    report.details["record_errors"] = sum(
+        int(summary.get("record_error_count", 0) or 0) for summary in result.reports.values()
+    )
+    log.info(
+        "normalize done run_id=%s batch=%d %s rows=%d",
+        run_id,
+        batch,
+        dict(report.outcomes),
+        sum(result.rows.values()),
+    )
+    return report
+
+
+def _latest_refs(refs: list[RawArchiveRef]) -> list[RawArchiveRef]:
+    """One archive per user: the newest request of that date (a re-sync supersedes)."""
+    latest: dict[str, RawArchiveRef] = {}
+    for ref in sorted(refs, key=lambda r: (r.open_id, r.fetched_at, r.request_id)):
+        latest[ref.open_id] = ref
+    return list(latest.values())

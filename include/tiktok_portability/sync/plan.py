@@ -1,0 +1,83 @@
+"""Planning a run: who is due, in which batches. Persisted so every task of the run agrees."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import date
+
+from tiktok_portability.redact import fingerprint
+from tiktok_portability.scopes import ongoing_categories
+from tiktok_portability.state import StateStore
+from tiktok_portability.sync.options import MAX_BATCHES, SyncOptions
+from tiktok_portability.sync.runtime import SyncRuntime
+
+log = logging.getLogger(__name__)
+
+_PAGE = 5_000
+
+
+def due_open_ids(store: StateStore, options: SyncOptions) -> list[str]:
+    """Every active grant with an ongoing scope whose categories match the options, by open_id."""
+    out: list[str] = []
+    after: str | None = None
+    while True:
+        page = store.due_grants(limit=_PAGE, after_open_id=after, open_ids=options.open_ids)
+        if not page:
+            break
+        for grant in page:
+            if options.requested_categories(ongoing_categories(grant.scopes)):
+                out.append(grant.open_id)
+        after = page[-1].open_id
+        if len(page) < _PAGE:
+            break
+    return out
+
+
+def effective_batch_size(users: int, batch_size: int) -> int:
+    """The batch size, raised when needed so a run never maps more than MAX_BATCHES batches."""
+    return max(batch_size, math.ceil(users / MAX_BATCHES)) if users else batch_size
+
+
+def chunk(open_ids: list[str], size: int) -> list[list[str]]:
+    return [open_ids[i : i + size] for i in range(0, len(open_ids), size)]
+
+
+def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: SyncOptions) -> list[int]:
+    """Choose the run's users and split them into batches; returns the batch numbers.
+
+    Idempotent: a retried or cleared plan task returns the batches saved the first time, so
+    batch membership never shifts under tasks that already ran.
+    """
+    store = runtime.store
+    existing = store.run_batches(run_id)
+    if existing:
+        log.info("plan reused run_id=%s batches=%d", run_id, len(existing))
+        return existing
+    mode = "reprocess" if options.reprocess_from_raw else "sync"
+    if options.reprocess_from_raw:
+        refs = runtime.lake.raw.list(snapshot_date, list(options.open_ids) if options.open_ids else None)
+        users = sorted({ref.open_id for ref in refs})
+    else:
+        users = due_open_ids(store, options)
+    size = effective_batch_size(len(users), options.batch_size)
+    if size != options.batch_size:
+        log.warning(
+            "batch_size raised from %d to %d so %d users fit in %d mapped batches",
+            options.batch_size,
+            size,
+            len(users),
+            MAX_BATCHES,
+        )
+    batches = chunk(users, size)
+    numbers = store.save_run_plan(run_id, snapshot_date, mode, batches)
+    log.info(
+        "plan run_id=%s snapshot_date=%s mode=%s users=%d batches=%d first_user=%s",
+        run_id,
+        snapshot_date,
+        mode,
+        len(users),
+        len(batches),
+        fingerprint(users[0]) if users else "-",
+    )
+    return numbers

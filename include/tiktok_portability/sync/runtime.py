@@ -1,0 +1,43 @@
+"""The things a sync step works with, built once per task: state store, limiter, lake, clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tiktok_portability.client import AsyncTikTokClient, ClientConfig, TikTokClient
+
+if TYPE_CHECKING:
+    from tiktok_portability.lake import Lake
+    from tiktok_portability.quota import QuotaLimiter
+    from tiktok_portability.state import StateStore
+
+
+@dataclass
+class SyncRuntime:
+    """Everything the sync functions need; the Airflow hook or the CLI builds it.
+
+    Holds no per-run state, so the same runtime may serve any run, batch or worker.
+    """
+
+    store: StateStore
+    client_config: ClientConfig
+    lake: Lake | None = None
+    limiter: QuotaLimiter | None = None
+    scratch_dir: str | None = None
+    _clients: list[TikTokClient] = field(default_factory=list, repr=False)
+
+    @contextmanager
+    def client(self) -> Iterator[TikTokClient]:
+        """A sync client (thread-safe: one is shared by a step's worker threads)."""
+        client = TikTokClient(self.client_config, limiter=self.limiter)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def async_client(self) -> AsyncTikTokClient:
+        """An async client; use it as ``async with runtime.async_client() as c``."""
+        return AsyncTikTokClient(self.client_config, limiter=self.limiter)

@@ -1,0 +1,134 @@
+"""Submit step: make sure each user of a batch has exactly one export request in flight.
+
+For every user: a valid access token (single-flight refresh), then Add Data Request for the
+categories their ongoing scopes allow, through the global limiter. A retried or cleared task finds
+the transfer already recorded for this run (or one still in flight from an earlier night) and does
+not submit again: TikTok allows one request in flight per user, and a second add would waste quota.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from tiktok_portability.client import TikTokClient
+from tiktok_portability.client.errors import AuthError, InvalidRequest, ScopeNotAuthorized, TikTokError
+from tiktok_portability.redact import fingerprint
+from tiktok_portability.scopes import ongoing_categories
+from tiktok_portability.state.models import Transfer
+from tiktok_portability.sync import outcomes as oc
+from tiktok_portability.sync.options import SyncOptions
+from tiktok_portability.sync.runtime import SyncRuntime
+from tiktok_portability.sync.workers import map_users
+from tiktok_portability.tokens import GrantUnavailable, ReauthRequired, RefreshFailed, ensure_fresh
+
+log = logging.getLogger(__name__)
+
+# A token that TikTok rejects although we believed it valid (revoked mid-run, clock skew) gets
+# one forced refresh: a horizon longer than any token lifetime makes ensure_fresh refresh.
+_FORCE_REFRESH = timedelta(days=400)
+
+
+def _latest_for_users(transfers: list[Transfer]) -> dict[str, Transfer]:
+    latest: dict[str, Transfer] = {}
+    for t in sorted(transfers, key=lambda t: t.id):
+        latest[t.open_id] = t
+    return latest
+
+
+def submit_batch(runtime: SyncRuntime, run_id: str, batch: int, options: SyncOptions) -> oc.StepReport:
+    """Submit the batch's data requests; one user's failure is recorded, never raised."""
+    report = oc.StepReport("submit", run_id, batch)
+    store = runtime.store
+    if options.reprocess_from_raw:
+        report.details["mode"] = "reprocess_from_raw"
+        return report
+    members = store.batch_members(run_id, batch)
+    if options.dry_run:
+        report.outcomes["planned"] = len(members)
+        report.details["mode"] = "dry_run"
+        return report
+    already = _latest_for_users(store.transfers_for_run(run_id, batch))
+
+    with runtime.client() as client:
+
+        def one(open_id: str) -> tuple[str, str | None]:
+            return _submit_user(runtime, client, run_id, batch, open_id, options, already.get(open_id))
+
+        for outcome, failure in map_users(one, members, options.concurrency):
+            report.add(outcome, failure)
+    log.info("submit done run_id=%s batch=%d %s", run_id, batch, dict(report.outcomes))
+    return report
+
+
+def _submit_user(
+    runtime: SyncRuntime,
+    client: TikTokClient,
+    run_id: str,
+    batch: int,
+    open_id: str,
+    options: SyncOptions,
+    existing: Transfer | None,
+) -> tuple[str, str | None]:
+    store = runtime.store
+    if existing is not None and not (existing.status == "failed" and existing.request_id is None):
+        return "already_submitted", None
+    in_flight = store.in_flight_transfer(open_id)
+    if in_flight is not None:
+        # Still in flight from an earlier run (not ready by its deadline): this run takes it over.
+        store.adopt_transfer(in_flight.id, run_id, batch)
+        return "adopted", None
+
+    grant = store.find_grant(open_id)
+    if grant is None:
+        return "skipped", oc.reason(oc.GRANT_INACTIVE, "no grant")
+    categories = options.requested_categories(ongoing_categories(grant.scopes))
+    if not categories:
+        return "skipped", None
+
+    def fail(category: str, detail: object) -> tuple[str, str]:
+        why = oc.reason(category, detail)
+        store.record_failed_request(
+            open_id, run_id, categories, why, batch=batch, data_format=options.data_format
+        )
+        return "failed", why
+
+    try:
+        token = ensure_fresh(store, client, open_id, options.token_horizon)
+    except ReauthRequired as exc:
+        return fail(oc.NEEDS_REAUTH, exc.reason or "")
+    except GrantUnavailable as exc:
+        return fail(oc.GRANT_INACTIVE, exc.status)
+    except RefreshFailed as exc:
+        return fail(oc.TOKEN_REFRESH_FAILED, exc)
+    except Exception as exc:  # e.g. the refresh lease held too long by a stuck worker
+        return fail(oc.TOKEN_REFRESH_FAILED, f"{type(exc).__name__}: {exc}")
+
+    for attempt in range(2):
+        try:
+            request_id = client.add_data_request(token, categories, options.data_format, open_id=open_id)
+            break
+        except ScopeNotAuthorized as exc:
+            # Scope removed or the user is outside the EEA/UK: no request can succeed until the
+            # user consents again, so the grant leaves the nightly selection with the reason.
+            store.mark_grant(open_id, "needs_reauth", oc.reason(oc.SCOPE_NOT_AUTHORIZED, exc.code))
+            return fail(oc.SCOPE_NOT_AUTHORIZED, exc.code)
+        except AuthError as exc:
+            if attempt:
+                return fail(oc.NEEDS_REAUTH, exc.code)
+            try:
+                token = ensure_fresh(store, client, open_id, _FORCE_REFRESH)
+            except ReauthRequired as reauth:
+                return fail(oc.NEEDS_REAUTH, reauth.reason or exc.code)
+            except (GrantUnavailable, RefreshFailed) as refresh_exc:
+                return fail(oc.TOKEN_REFRESH_FAILED, refresh_exc)
+        except InvalidRequest as exc:
+            # TikTok refuses a second request while one is in flight (one we lost track of).
+            return fail(oc.REQUEST_IN_FLIGHT if "flight" in str(exc).lower() else oc.INVALID_REQUEST, exc)
+        except TikTokError as exc:
+            return fail(oc.classify(exc), exc)
+    store.create_transfer(
+        open_id, run_id, categories, request_id, batch=batch, data_format=options.data_format
+    )
+    log.debug("submitted open_id=%s request_id=%s", fingerprint(open_id), request_id)
+    return "submitted", None

@@ -1,0 +1,121 @@
+"""The whole sync (plan -> submit -> wait -> download -> normalize -> summary) against the emulator."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tiktok_portability.sync import SyncOptions
+from tiktok_portability.sync.engine import run_sync
+from tiktok_portability.sync.summary import SyncRunFailed
+
+from .harness import count, make_runtime, onboard, truth
+
+DAY = 86_400
+
+
+@pytest.fixture
+def world(tmp_path: Path, emulator):
+    runtime = make_runtime(tmp_path, emulator)
+    users = {
+        "all": onboard(runtime, emulator, scopes=["portability.all.ongoing"], generation="G2"),
+        "activity": onboard(runtime, emulator, scopes=["portability.activity.ongoing"], generation="G3"),
+        "dm_posts": onboard(
+            runtime,
+            emulator,
+            scopes=["portability.directmessages.ongoing", "portability.postsandprofile.ongoing"],
+            generation="G1",
+        ),
+        "single_only": onboard(runtime, emulator, scopes=["portability.all.single"]),
+        "outside_eea": onboard(runtime, emulator, scopes=["portability.all.ongoing"], region="US"),
+    }
+    return runtime, users, tmp_path / "lake"
+
+
+def _options(**kw) -> SyncOptions:
+    return SyncOptions(batch_size=2, poll_interval_s=0.05, **kw)
+
+
+def test_first_night_syncs_every_due_user_and_records_failures_with_reasons(world, emulator) -> None:
+    runtime, users, lake = world
+    summary = run_sync(runtime, "night-1", date(2026, 11, 20), _options(max_failure_rate=0.5))
+
+    assert summary["users_planned"] == 4  # the single-scope user is not an ongoing user
+    assert summary["batches"] == 2
+    assert summary["users_synced"] == 3
+    assert summary["failed_by_reason"] == {"scope_not_authorized": 1}
+    assert runtime.store.get_grant(users["outside_eea"]).status == "needs_reauth"
+
+    adds = emulator.log(endpoint="add")
+    downloads = [e for e in emulator.log(endpoint="download") if e["status"] == 200]
+    assert len(adds) == 4
+    assert len(downloads) == 3
+    assert {e["open_id"] for e in downloads} == {users["all"], users["activity"], users["dm_posts"]}
+
+    # What landed equals what the emulator generated for the first export.
+    a = users["all"]
+    assert count(lake, "watch_history", f"open_id = '{a}'") == len(truth(emulator, a, 1).watch_history)
+    assert count(lake, "dm_messages", f"open_id = '{a}'") == len(truth(emulator, a, 1).dm_messages)
+    # Categories follow the scopes: the activity-only user has no DMs, the DM user no watch history.
+    assert count(lake, "dm_messages", f"open_id = '{users['activity']}'") == 0
+    assert count(lake, "watch_history", f"open_id = '{users['dm_posts']}'") == 0
+    assert count(lake, "dm_messages", f"open_id = '{users['dm_posts']}'") > 0
+
+
+def test_second_night_adds_only_new_events_and_a_rerun_changes_nothing(world, emulator, monkeypatch) -> None:
+    runtime, users, lake = world
+    options = _options(max_failure_rate=0.5)
+    run_sync(runtime, "night-1", date(2026, 11, 20), options)
+    # A day later: access tokens (2 h) have expired on both clocks.
+    emulator.advance(DAY)
+    monkeypatch.setenv("TIKTOK_PORTABILITY_CLOCK_OFFSET_S", str(DAY))
+    summary = run_sync(runtime, "night-2", date(2026, 11, 21), options)
+    assert summary["users_synced"] == 3
+    refreshes = emulator.log(endpoint="oauth_token")
+    assert len(refreshes) == 3  # one refresh per synced user, none for the failed one
+
+    a = users["all"]
+    expected = truth(emulator, a, 2)
+    assert count(lake, "watch_history", f"open_id = '{a}'") == len(expected.watch_history)
+    assert count(lake, "likes", f"open_id = '{a}'") == len(expected.likes)
+    new_on_night_2 = count(lake, "watch_history", f"open_id = '{a}' and snapshot_date = '2026-11-21'")
+    assert new_on_night_2 == len(expected.watch_history) - len(truth(emulator, a, 1).watch_history)
+
+    def api_calls() -> int:
+        return len([e for e in emulator.log() if e["endpoint"] in ("add", "download", "check")])
+
+    calls_before = api_calls()
+    rows_before = count(lake, "watch_history")
+    again = run_sync(runtime, "night-2", date(2026, 11, 21), options)  # a cleared, re-run night
+    assert again["users_synced"] == 3
+    assert api_calls() == calls_before
+    assert count(lake, "watch_history") == rows_before
+
+
+def test_failure_rate_over_the_threshold_fails_the_run_with_the_summary(world) -> None:
+    runtime, _, _ = world
+    with pytest.raises(SyncRunFailed) as failed:
+        run_sync(runtime, "night-1", date(2026, 11, 20), _options(max_failure_rate=0.1))
+    assert failed.value.summary["users_failed"] == 1
+    assert "scope_not_authorized" in str(failed.value)
+
+
+def test_dry_run_plans_without_calling_tiktok(world, emulator) -> None:
+    runtime, _, lake = world
+    summary = run_sync(runtime, "dry", date(2026, 11, 20), _options(dry_run=True))
+    assert summary["users_planned"] == 4
+    assert [e for e in emulator.log() if e["endpoint"] in ("add", "download", "check")] == []
+    assert not lake.exists() or count(lake, "watch_history") == 0
+
+
+def test_reprocess_from_raw_rebuilds_a_date_without_api_calls(world, emulator) -> None:
+    runtime, _users, lake = world
+    run_sync(runtime, "night-1", date(2026, 11, 20), _options(max_failure_rate=0.5))
+    rows = count(lake, "watch_history")
+    calls = len(emulator.log())
+    summary = run_sync(runtime, "rebuild", date(2026, 11, 20), _options(reprocess_from_raw=True))
+    assert summary["users_synced"] == 3
+    assert len(emulator.log()) == calls
+    assert count(lake, "watch_history") == rows
