@@ -166,3 +166,60 @@ def test_oauth_endpoints_only_get_faults_aimed_at_them(emulator):
 def test_unknown_fault_kind_is_refused(emulator):
     resp = emulator.admin.post("/_admin/faults", json={"kind": "meteor"})
     assert resp.status_code == 400
+
+
+def test_lose_response_creates_the_request_but_the_client_sees_a_transport_error(emulator):
+    open_id, token = user_with_token(emulator)
+    emulator.fault("lose_response", endpoint="add")
+    with api(emulator) as c:
+        with pytest.raises(httpx.TransportError):
+            add(c, token)
+        second = add(c, token)
+
+    created = emulator.user(open_id)["requests"]
+    assert len(created) == 1
+    assert created[0]["status"] in ("pending", "downloading")
+    assert second.status_code == 400
+    assert error_code(second) == "invalid_params"
+    lost = emulator.log(endpoint="add")[0]
+    assert (lost["fault"], lost["status"], lost["request_id"]) == (
+        "lose_response",
+        200,
+        created[0]["request_id"],
+    )
+
+
+def test_lose_response_on_refresh_rotates_the_token_the_client_never_got(emulator):
+    user = emulator.create_user()
+    tokens = emulator.issue_tokens(user["open_id"])
+    form = {
+        "client_key": emulator.client_key,
+        "client_secret": emulator.client_secret,
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+    }
+    emulator.fault("lose_response", endpoint="oauth_token")
+    with api(emulator) as c:
+        with pytest.raises(httpx.TransportError):
+            c.post("/v2/oauth/token/", data=form)
+        replay = c.post("/v2/oauth/token/", data=form)
+
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    assert [e["fault"] for e in emulator.log(endpoint="oauth_token")] == ["lose_response", None]
+
+
+def test_lose_response_honours_count_and_open_id(emulator):
+    a, token_a = user_with_token(emulator)
+    _, token_b = user_with_token(emulator)
+    emulator.fault("lose_response", open_id=a, count=2)
+    with api(emulator) as c:
+        b_checked = check(c, token_b, 1)
+        for _ in range(2):
+            with pytest.raises(httpx.TransportError):
+                check(c, token_a, 1)
+        a_checked = check(c, token_a, 1)
+
+    assert b_checked.status_code == 400
+    assert a_checked.status_code == 400
+    assert emulator.admin.get("/_admin/faults").json()["active"] == []

@@ -34,6 +34,11 @@ class ArchiveStore:
     def path_for(self, request_id: int) -> Path:
         return self.root / f"{request_id}.zip"
 
+    def ready_path(self, request_id: int) -> Path | None:
+        """The archive if it is already on disk (cheap enough for the event loop), else None."""
+        path = self.path_for(request_id)
+        return path if path.exists() else None
+
     def ensure(self, req: DataRequest, user: User) -> Path:
         """The archive of a ready request, generating it on first use (blocking: run in a thread)."""
         with self._guard:

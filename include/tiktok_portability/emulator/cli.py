@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tiktok_portability.emulator.config import EmulatorConfig
+if TYPE_CHECKING:
+    from tiktok_portability.emulator.config import EmulatorConfig
 
 # Seeded users cycle through these so a demo or benchmark sees every layout and scope shape.
 _SEED_SCOPES: tuple[list[str], ...] = (
@@ -45,10 +46,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed-output", default=None, help="seeded users file (default stdout)")
     p.add_argument("--seed-size", default="tiny", choices=("tiny", "small", "medium", "large"))
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto", help="uvicorn HTTP parser")
     p.set_defaults(handler=run)
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    # Imported here: building the CLI parser must not import pydantic, FastAPI or uvicorn.
+    from tiktok_portability.emulator.config import EmulatorConfig
+
     return EmulatorConfig(
         client_key=args.client_key,
         client_secret=args.client_secret,
@@ -86,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tiktok_portability.emulator.app import create_app
+    from tiktok_portability.emulator.connections import tracking_protocol
 
     app = create_app(config_from_args(args), data_dir=args.data_dir)
     if args.seed_users:
@@ -97,5 +103,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(lines)
             sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        proxy_headers=False,  # nothing sits in front; keeps scope["client"] the real peer
+        http=tracking_protocol(args.http),  # lets the lose_response fault drop a connection
+    )
     return 0

@@ -17,6 +17,7 @@ FaultKind = Literal[
     "corrupt_zip",
     "revoke_token",
     "expire_request",
+    "lose_response",
 ]
 
 # Faults that only make sense on one endpoint apply there whatever filter the caller gave.

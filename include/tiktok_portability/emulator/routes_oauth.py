@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tiktok_portability.emulator.errors import AdminError, ApiError, OAuthError
 from tiktok_portability.emulator.responses import api_error, json_response, new_log_id, oauth_error
-from tiktok_portability.emulator.routes_portability import apply_fault
+from tiktok_portability.emulator.routes_portability import apply_fault, lose_if_asked
 from tiktok_portability.emulator.runtime import Emulator
 from tiktok_portability.emulator.state import check_scopes
 from tiktok_portability.scopes import ScopeError
@@ -60,7 +60,7 @@ async def oauth_call(request: Request, endpoint: str, handle) -> Response:
     except ApiError as err:
         response, code = api_error(err, log_id), err.code
     emu.record(endpoint, "POST", open_id, response.status_code, code, None, fault.kind if fault else None)
-    return response
+    return lose_if_asked(fault, response)
 
 
 def _token(emu: Emulator, form: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -81,14 +81,17 @@ def _revoke(emu: Emulator, form: dict[str, str]) -> tuple[dict[str, Any], str | 
     return {}, owner
 
 
-@router.post("/v2/oauth/token/")
 async def token(request: Request) -> Response:
     return await oauth_call(request, "oauth_token", _token)
 
 
-@router.post("/v2/oauth/revoke/")
 async def revoke(request: Request) -> Response:
     return await oauth_call(request, "oauth_revoke", _revoke)
+
+
+# Plain Starlette routes, like the portability surface (no per-call dependency solving).
+router.add_route("/v2/oauth/token/", token, methods=["POST"])
+router.add_route("/v2/oauth/revoke/", revoke, methods=["POST"])
 
 
 def _redirect(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:

@@ -7,7 +7,6 @@ checks and ``.single`` consumption, the request lifecycle), so the HTTP layer on
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,6 +20,7 @@ from tiktok_portability.emulator.errors import (
     scope_not_authorized,
 )
 from tiktok_portability.emulator.models import AuthCode, DataRequest, Token, User
+from tiktok_portability.emulator.randomness import POOL
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.scopes import (
     ALL_SCOPES,
@@ -120,7 +120,7 @@ class World:
                 raise AdminError(f"{name}={value!r} is not one of {', '.join(allowed)}")
         with self._lock:
             self._user_seq += 1
-            oid = open_id or f"emu-{self._user_seq:06d}-{secrets.token_hex(4)}"
+            oid = open_id or f"emu-{self._user_seq:06d}-{POOL.hex(4)}"
             if oid in self.users:
                 raise AdminError(f"user {oid!r} already exists", status=409)
             user = User(
@@ -173,11 +173,9 @@ class World:
             user = self.user(open_id)
             if not user.authorized:
                 user.authorized = True
-            access = Token(
-                "act." + secrets.token_urlsafe(32), "access", open_id, now + self.config.access_token_ttl_s
-            )
+            access = Token("act." + POOL.urlsafe(32), "access", open_id, now + self.config.access_token_ttl_s)
             refresh = Token(
-                "rft." + secrets.token_urlsafe(32), "refresh", open_id, now + self.config.refresh_token_ttl_s
+                "rft." + POOL.urlsafe(32), "refresh", open_id, now + self.config.refresh_token_ttl_s
             )
             self.tokens[access.value] = access
             self.tokens[refresh.value] = refresh
@@ -198,7 +196,7 @@ class World:
                 granted = check_scopes(scopes) if scopes is not None else list(user.scopes)
             except ScopeError as exc:
                 raise AdminError(str(exc)) from None
-            code = secrets.token_urlsafe(24)
+            code = POOL.urlsafe(24)
             self.codes[code] = AuthCode(
                 code, open_id, redirect_uri, granted, self._now() + self.config.authorization_code_ttl_s
             )
@@ -386,7 +384,7 @@ class World:
     def _new_request_id(self) -> int:
         # int64 ids above 2**53, as in TikTok's examples, so that float round-trips show up.
         while True:
-            rid = 2**60 + secrets.randbelow(2**62)
+            rid = 2**60 + POOL.bits(62)
             if rid not in self.requests:
                 return rid
 
