@@ -1070,3 +1070,14 @@ class StateStore:
             row = conn.execute(sa.select(transfers).where(transfers.c.id == transfer_id)).one()
         log.info("transfer adopted id=%s request_id=%s run_id=%s", transfer_id, row.request_id, run_id)
         return self._transfer(row)
+
+    def latest_transfer(self, open_id: str) -> Transfer | None:
+        """The user's newest transfer of any status (what the last run left behind)."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(transfers)
+                .where(transfers.c.open_id == open_id)
+                .order_by(transfers.c.id.desc())
+                .limit(1)
+            ).first()
+        return self._transfer(row) if row else None

@@ -27,8 +27,6 @@ from tiktok_portability.tokens import TokenError, ensure_fresh
 log = logging.getLogger(__name__)
 
 _FORCE_REFRESH = timedelta(days=400)
-# Failures a cleared/retried download task tries again (the export may still be downloadable).
-_RETRYABLE_CATEGORIES = {oc.ARCHIVE_CORRUPT, oc.SERVER_ERROR, oc.TRANSPORT_ERROR, oc.RATE_LIMITED, "download"}
 
 
 def _downloadable(t: Transfer) -> bool:
@@ -36,7 +34,7 @@ def _downloadable(t: Transfer) -> bool:
         return False
     if t.status == "ready":
         return True
-    return t.status == "failed" and oc.category_of(t.failure_reason) in _RETRYABLE_CATEGORIES
+    return t.status == "failed" and oc.category_of(t.failure_reason) in oc.RETRYABLE_DOWNLOAD
 
 
 def download_batch(

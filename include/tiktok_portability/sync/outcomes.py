@@ -39,6 +39,9 @@ DOWNLOAD_EXPIRED = "download_expired"
 NORMALIZE_FAILED = "normalize_failed"
 API_ERROR = "api_error"
 
+# Download failures worth another attempt while the export is still downloadable.
+RETRYABLE_DOWNLOAD = frozenset({ARCHIVE_CORRUPT, SERVER_ERROR, TRANSPORT_ERROR, RATE_LIMITED})
+
 
 def reason(category: str, detail: object = "") -> str:
     text = str(detail).strip()

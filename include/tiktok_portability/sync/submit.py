@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from tiktok_portability.client import TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, ScopeNotAuthorized, TikTokError
+from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state.models import Transfer
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # A token that TikTok rejects although we believed it valid (revoked mid-run, clock skew) gets
 # one forced refresh: a horizon longer than any token lifetime makes ensure_fresh refresh.
 _FORCE_REFRESH = timedelta(days=400)
+# TikTok keeps a prepared export downloadable for four days (tiktok-api.md, Download).
+DOWNLOAD_WINDOW = timedelta(days=4)
 
 
 def _latest_for_users(transfers: list[Transfer]) -> dict[str, Transfer]:
@@ -34,6 +37,17 @@ def _latest_for_users(transfers: list[Transfer]) -> dict[str, Transfer]:
     for t in sorted(transfers, key=lambda t: t.id):
         latest[t.open_id] = t
     return latest
+
+
+def retry_download(t: Transfer) -> bool:
+    """A failed download whose export is still inside TikTok's four-day window."""
+    return (
+        t.status == "failed"
+        and t.request_id is not None
+        and t.ready_at is not None
+        and utcnow() - t.ready_at < DOWNLOAD_WINDOW
+        and oc.category_of(t.failure_reason) in oc.RETRYABLE_DOWNLOAD
+    )
 
 
 def submit_batch(runtime: SyncRuntime, run_id: str, batch: int, options: SyncOptions) -> oc.StepReport:
@@ -77,6 +91,13 @@ def _submit_user(
     if in_flight is not None:
         # Still in flight from an earlier run (not ready by its deadline): this run takes it over.
         store.adopt_transfer(in_flight.id, run_id, batch)
+        return "adopted", None
+    previous = store.latest_transfer(open_id)
+    if previous is not None and retry_download(previous):
+        # Last night's download failed but TikTok still holds the export (and refuses a second
+        # request while it does): download it again instead of requesting a new one.
+        store.transition(previous.id, "ready")
+        store.adopt_transfer(previous.id, run_id, batch)
         return "adopted", None
 
     grant = store.find_grant(open_id)
