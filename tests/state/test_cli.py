@@ -88,3 +88,23 @@ def test_generate_key_prints_a_usable_key(cli_env, capsys):
     assert main(["state", "generate-key"]) == 0
     key = capsys.readouterr().out.strip()
     StateStore.from_url(cli_env, fernet_keys=[key, KEY_A]).rotate_keys()
+
+
+def test_grants_import_carries_an_optional_export_format(tmp_path, monkeypatch):
+    from tiktok_portability.state.importer import GrantImportError, read_grants_file
+
+    good = tmp_path / "grants.csv"
+    good.write_text(
+        "open_id,scope,access_token,refresh_token,expires_in,refresh_expires_in,data_format\n"
+        "u-1,portability.all.ongoing,a1,r1,7200,15552000,text\n"
+        "u-2,portability.all.ongoing,a2,r2,7200,15552000,\n"
+    )
+    rows = read_grants_file(good)
+    assert [r.data_format for r in rows] == ["text", None]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "open_id,scope,access_token,refresh_token,expires_in,refresh_expires_in,data_format\n"
+        "u-1,portability.all.ongoing,a1,r1,7200,15552000,xml\n"
+    )
+    with pytest.raises(GrantImportError, match="line 2: data_format 'xml'"):
+        read_grants_file(bad)

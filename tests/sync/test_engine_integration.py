@@ -119,3 +119,16 @@ def test_reprocess_from_raw_rebuilds_a_date_without_api_calls(world, emulator) -
     assert summary["users_synced"] == 3
     assert len(emulator.log()) == calls
     assert count(lake, "watch_history") == rows
+
+
+def test_a_grant_can_ask_for_text_exports_and_they_land_the_same(world, emulator) -> None:
+    runtime, users, lake = world
+    a = users["all"]
+    runtime.store.set_grant_format(a, "text")
+    run_sync(runtime, "night-1", date(2026, 11, 20), _options(max_failure_rate=0.5))
+    transfer = runtime.store.latest_transfer(a)
+    assert transfer.data_format == "text"
+    assert emulator.request(transfer.request_id)["data_format"] == "text"
+    expected = truth(emulator, a, 1)
+    assert count(lake, "watch_history", f"open_id = '{a}'") == len(expected.watch_history)
+    assert count(lake, "dm_messages", f"open_id = '{a}'") == len(expected.dm_messages)

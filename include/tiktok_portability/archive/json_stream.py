@@ -45,7 +45,12 @@ class JsonStream:
     """Walks the JSON document in ``stream`` and yields :data:`JsonEvent` tuples.
 
     ``skip(path)`` may return True to consume the value at ``path`` without building Python
-    objects (used by the profile pre-pass). ``archive`` and ``member`` name the input in errors.
+    objects (used by the profile pre-pass). ``typed(path)`` may return a decoder for the slices of
+    the list at ``path`` (typically ``msgspec.json.Decoder(list[SomeStruct]).decode``, 2-3x
+    faster than building dicts); a slice it rejects with a ``ValidationError`` (an unexpected key,
+    an item that is not an object) is decoded as plain Python objects instead, so ``typed`` only
+    changes speed and the item type, never which values arrive. ``archive`` and ``member`` name
+    the input in errors.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class JsonStream:
         whole_limit: int = 4 << 20,
         max_buffer: int = 256 << 20,
         skip: Callable[[Path], bool] | None = None,
+        typed: Callable[[Path], Callable[[bytes], Any] | None] | None = None,
     ) -> None:
         self._stream = stream
         self._archive = archive
@@ -66,6 +72,7 @@ class JsonStream:
         self._whole_limit = whole_limit
         self._max_buffer = max_buffer
         self._skip = skip
+        self._typed = typed
         self._buf = b""
         self._pos = 0
         self._consumed = 0
@@ -125,18 +132,30 @@ class JsonStream:
 
     # -- values -----------------------------------------------------------------------------
 
+    def _exact(self, decode: Callable[[bytes], Any], data: bytes, base: int) -> Any:
+        """Decode bytes already known to hold exactly one JSON value."""
+        try:
+            return self._run(decode, data, base)
+        except msgspec.DecodeError as exc:
+            self._fail(str(exc), base + (_error_offset(exc) or 0))
+
     def _whole(self, decode: Callable[[bytes], Any], limit: int | None) -> tuple[bool, Any]:
-        """Decode the complete value at the cursor if it fits in ``limit`` bytes."""
+        """Decode the complete value at the cursor if it fits in ``limit`` bytes.
+
+        The end of the value is found with the ``Raw`` decoder (it builds nothing, ~5x faster),
+        so a big container is not decoded again and again as the buffer grows, and a value
+        followed by more data is decoded once rather than twice.
+        """
         while True:
             start = self._pos
             complete = False
             try:
-                value = self._run(decode, self._buf[start:], start)
+                self._run(self._decode_raw, self._buf[start:], start)
                 complete = True
             except msgspec.DecodeError as exc:
                 offset = _error_offset(exc)
                 if "trailing characters" in str(exc) and offset is not None:
-                    value = self._run(decode, self._buf[start : start + offset], start)
+                    value = self._exact(decode, self._buf[start : start + offset], start)
                     self._pos = start + offset
                     return True, value
                 if "truncated" not in str(exc):
@@ -147,9 +166,14 @@ class JsonStream:
                 return False, None
             if not self._fill():
                 if complete:
+                    value = self._exact(decode, self._buf[start:], start)
                     self._pos = len(self._buf)
                     return True, value
                 self._fail("unexpected end of input")
+            if limit is not None and not complete:
+                # Truncated: read up to the limit at once instead of retrying every chunk.
+                while len(self._buf) - self._pos < limit and self._fill():
+                    pass
 
     def events(self) -> Iterator[JsonEvent]:
         """All events of the document, in document order."""
@@ -218,7 +242,7 @@ class JsonStream:
                 need_comma = False
                 self._top_up()
                 self._peek()
-            items, closed = self._slice(decode)
+            items, closed = self._slice(self._slice_decoder(path, decode) if emit else decode)
             if items is None:
                 if not self._fill():
                     self._fail("unexpected end of input inside a list")
@@ -230,6 +254,26 @@ class JsonStream:
                 return
             need_comma = True
 
+    def _slice_decoder(self, path: Path, decode: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        typed = self._typed(path) if self._typed is not None else None
+        if typed is None:
+            return decode
+
+        def typed_or_plain(data: bytes) -> Any:
+            try:
+                return typed(data)
+            except msgspec.ValidationError:
+                return decode(data)
+
+        return typed_or_plain
+
+    def _exact_items(self, decode: Callable[[bytes], Any], data: bytes, base: int) -> Any:
+        """The items of a list the Raw decoder accepted, or None to take the careful path."""
+        try:
+            return self._run(decode, data, base)
+        except msgspec.DecodeError:
+            return None
+
     def _slice(self, decode: Callable[[bytes], Any]) -> tuple[Any, bool]:
         """Decode the longest run of list items at the cursor that ends in this buffer.
 
@@ -237,6 +281,19 @@ class JsonStream:
         """
         buf, start = self._buf, self._pos
         end = buf.rfind(b"}", start)
+        if end > start and buf.find(b"]", start, end) != -1:
+            # The list may end in this buffer: find where with the Raw decoder (cheap) instead of
+            # decoding the items twice (once to learn the end, once up to it).
+            candidate = b"[" + buf[start : end + 1] + b"]"
+            try:
+                self._run(self._decode_raw, candidate, start)
+            except msgspec.DecodeError as exc:
+                offset = _error_offset(exc)
+                if "trailing characters" in str(exc) and offset is not None:
+                    items = self._exact_items(decode, candidate[:offset], start)
+                    if items is not None:
+                        self._pos = start + offset - 1
+                        return items, True
         for _ in range(_MAX_SPLIT_TRIES):
             if end < start:
                 break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -12,6 +13,8 @@ from tiktok_portability.normalize.report import NormalizeContext
 from tiktok_portability.normalize.tables import TS, TableSpec
 
 _LINEAGE = ("open_id", "request_id", "snapshot_date")
+# Below this many rows a Python loop beats numpy's per-call overhead.
+_SMALL_SLICE = 64
 
 
 class OccurrenceCounter:
@@ -21,6 +24,9 @@ class OccurrenceCounter:
     of equal timestamps. Counting within the current run keeps memory bounded by the largest
     same-second burst instead of by the archive, and gives the same ordinals every night because
     each export is complete.
+
+    Each slice is numbered with array operations (a stable sort by run and key); only the rows of
+    the run that continues from one slice into the next are looked at in Python.
     """
 
     def __init__(self, spec: TableSpec) -> None:
@@ -33,53 +39,69 @@ class OccurrenceCounter:
 
     def ordinals(self, arrays: dict[str, pa.Array]) -> pa.Array:
         n = len(arrays[self.columns[0]])
-        keys = pa.table({c: arrays[c] for c in self.columns})
-        distinct = keys.group_by(self.columns, use_threads=False).aggregate([]).num_rows
-        if distinct != n:
-            return pa.array(self._count(self._rows(keys)), pa.int32())
-        # Fast path: no repeats inside the slice, so only rows continuing the previous slice's
-        # last run can have an ordinal above 0.
-        out = [0] * n
-        if self._run is not None:
-            for i in pc.indices_nonzero(self._in_run(keys, self._run)).to_pylist():
-                row = self._rows(keys.slice(i, 1))[0]
-                out[i] = self._counts.get(row, 0)
-        last = self._rows(keys.slice(n - 1, 1))[0][: self._run_len]
-        tail = keys.filter(self._in_run(keys, last))
-        self._run = None
-        self._count(self._rows(tail))
+        if n <= _SMALL_SLICE:
+            return pa.array(self._count(self._rows(arrays, 0, n)), pa.int32())
+        codes = [_codes(arrays[c]) for c in self.columns]
+        run_codes = codes[: self._run_len]
+        change = np.zeros(n, dtype=bool)
+        for c in run_codes:
+            change[1:] |= c[1:] != c[:-1]
+        run_id = np.cumsum(change)
+        # Dense id of (run, key): rows with equal ids are the repeats to number.
+        group = run_id.astype(np.int64)
+        for c in codes:
+            _, group = np.unique(group * (int(c.max()) + 2) + (c + 1), return_inverse=True)
+        order = np.argsort(group, kind="stable")
+        ranked = group[order]
+        pos = np.arange(n)
+        starts = np.where(np.concatenate(([True], ranked[1:] != ranked[:-1])), pos, 0)
+        out = np.empty(n, dtype=np.int64)
+        out[order] = pos - np.maximum.accumulate(starts)
+
+        last_run = int(run_id[-1])
+        first_rows = self._rows(arrays, 0, 1)
+        continues = self._run is not None and first_rows[0][: self._run_len] == self._run
+        if continues:
+            first_len = int(np.searchsorted(run_id, 0, side="right"))
+            for i, row in enumerate(self._rows(arrays, 0, first_len)):
+                out[i] += self._counts.get(row, 0)
+        if not (continues and last_run == 0):
+            self._counts = {}
+        tail_start = int(np.searchsorted(run_id, last_run, side="left"))
+        for i, row in enumerate(self._rows(arrays, tail_start, n), start=tail_start):
+            self._counts[row] = int(out[i]) + 1
+        self._run = self._rows(arrays, n - 1, n)[0][: self._run_len]
         return pa.array(out, pa.int32())
 
-    def _in_run(self, keys: pa.Table, run: tuple) -> pa.Array:
-        mask = None
-        for name, value in zip(self.columns[: self._run_len], run, strict=True):
-            col = keys.column(name)
-            if col.type == TS:
-                col = col.cast(pa.int64())
-            eq = pc.is_null(col) if value is None else pc.fill_null(pc.equal(col, value), False)
-            mask = eq if mask is None else pc.and_(mask, eq)
-        return mask
-
-    def _rows(self, keys: pa.Table) -> list[tuple]:
-        cols = []
-        for name in self.columns:
-            arr = keys.column(name)
-            cols.append(arr.cast(pa.int64()).to_pylist() if arr.type == TS else arr.to_pylist())
-        return list(zip(*cols, strict=True))
-
     def _count(self, rows: list[tuple]) -> list[int]:
+        """Row by row, for slices too small to amortise the array operations."""
         out = []
         counts = self._counts
-        run_len = self._run_len
         for key in rows:
-            run = key[:run_len]
+            run = key[: self._run_len]
             if run != self._run:
                 self._run = run
-                counts.clear()
+                counts = self._counts = {}
             k = counts.get(key, 0)
             counts[key] = k + 1
             out.append(k)
         return out
+
+    def _rows(self, arrays: dict[str, pa.Array], start: int, stop: int) -> list[tuple]:
+        cols = []
+        for name in self.columns:
+            arr = arrays[name].slice(start, stop - start)
+            cols.append(arr.cast(pa.int64()).to_pylist() if arr.type == TS else arr.to_pylist())
+        return list(zip(*cols, strict=True))
+
+
+def _codes(arr: pa.Array) -> np.ndarray:
+    """Integer codes equal exactly where the values are equal (nulls share code -1)."""
+    if arr.type == TS:
+        arr = arr.cast(pa.int64())
+    encoded = pc.dictionary_encode(arr)
+    indices = encoded.indices.fill_null(-1) if encoded.null_count else encoded.indices
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 class TableBuffer:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -17,6 +19,7 @@ import pyarrow.compute as pc
 
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeReport
+from tiktok_portability.normalize.shapes import raw_fields
 from tiktok_portability.normalize.tables import TS
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
@@ -83,32 +86,61 @@ def parse_timestamps(raw: pa.Array) -> pa.Array:
 
 
 def video_ids(text: pa.Array) -> pa.Array:
-    """The id in `/video/<digits>` links, or null (also for ids that overflow int64)."""
-    ids = pc.struct_field(pc.extract_regex(text.fill_null(""), pattern=VIDEO_ID), "id")
+    """The id in `/video/<digits>` links, or null (also for ids that overflow int64).
+
+    Same result as the regex ``VIDEO_ID`` over every row, but the regex only runs on rows where
+    the first ``/video/`` is not followed by plain digits: splitting and slicing are ~3x cheaper.
+    """
+    n = len(text)
+    hit = pc.fill_null(pc.match_substring(text, "/video/"), False)
+    hits = text.filter(hit)
+    if len(hits) == 0:
+        return pa.nulls(n, pa.int64())
+    after = pc.list_element(pc.split_pattern(hits, "/video/", max_splits=1), 1)
+    ids = pc.utf8_slice_codeunits(after, 0, 19)
+    plain = pc.ascii_is_decimal(ids)
+    if not pc.all(plain).as_py():
+        found = pc.struct_field(pc.extract_regex(hits, pattern=VIDEO_ID), "id")
+        ids = pc.if_else(plain, ids, found)
     fits = pc.or_(pc.less(pc.utf8_length(ids), 19), pc.less_equal(ids, INT64_MAX))
-    return pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
+    ids = pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
+    if len(hits) == n:
+        return ids
+    return pc.replace_with_mask(pa.nulls(n, pa.int64()), hit, ids)
 
 
-def _pick(records: Sequence[dict], keys: list[str]) -> list[Any]:
-    if len(keys) == 1:
-        return list(map(dict.get, records, repeat(keys[0])))
+def _pick(records: Sequence[Any], keys: list[str], attrs: dict[str, str] | None) -> list[Any]:
+    """Per record, the first non-empty value among ``keys`` (dicts, or structs with ``attrs``)."""
+    if attrs is None:
+        if len(keys) == 1:
+            return list(map(dict.get, records, repeat(keys[0])))
+        getters = [partial(_get, key=k) for k in keys]
+    else:
+        getters = [attrgetter(attrs[k]) for k in keys]
+        if len(getters) == 1:
+            return list(map(getters[0], records))
     out = []
     for r in records:
         value = None
-        for k in keys:
-            value = r.get(k)
+        for get in getters:
+            value = get(r)
             if value is not None and value != "":
                 break
         out.append(value)
     return out
 
 
+def _get(record: dict, key: str) -> Any:
+    return record.get(key)
+
+
 def build_columns(
     items: Sequence[Any], rmap: RecordMap, path: str, report: NormalizeReport, first_index: int = 0
 ) -> SliceColumns:
     """Columns of ``rmap.table`` (without lineage and occurrence) for the records in ``items``."""
-    records: Sequence[dict]
-    if set(map(type, items)) <= {dict}:
+    records: Sequence[Any]
+    attrs = raw_fields(items)
+    if attrs is not None or set(map(type, items)) <= {dict}:
         records = items
     else:
         records = []
@@ -119,14 +151,14 @@ def build_columns(
                 report.add_error(path, first_index + i, f"expected an object, got {type(r).__name__}")
     n = len(records)
     raw_keys: dict[str, list[str]] = {}
-    for key in set().union(*records) if records else ():
+    for key in attrs if attrs is not None else set().union(*records) if records else ():
         raw_keys.setdefault(norm_key(key), []).append(key)
     mapped = rmap.mapped_keys()
     fields_seen = {k: norm_key(k) in mapped for ks in raw_keys.values() for k in ks}
 
     def values(aliases: tuple[str, ...]) -> list[Any] | None:
         keys = [k for alias in aliases for k in raw_keys.get(alias, ())]
-        return _pick(records, keys) if keys else None
+        return _pick(records, keys, attrs) if keys else None
 
     arrays: dict[str, pa.Array] = {}
     if rmap.timestamp:
@@ -151,11 +183,12 @@ def build_columns(
     for name, value in rmap.constants.items():
         arrays[name] = pa.array([value] * n, pa.string())
     if rmap.extra:
-        unknown = [k for k, is_mapped in fields_seen.items() if not is_mapped]
+        unknown = {k for k, is_mapped in fields_seen.items() if not is_mapped}
         extra: list[str | None] = [None] * n
         if unknown:
             for i, r in enumerate(records):
-                found = {k: r[k] for k in unknown if k in r}
+                # In the record's own order, so the text is the same on every run.
+                found = {k: v for k, v in r.items() if k in unknown}
                 if found:
                     extra[i] = _encode(found).decode()
         arrays["extra"] = pa.array(extra, pa.string())

@@ -39,11 +39,14 @@ with an unparseable date is kept with a null timestamp and its raw text.
 ## Decisions
 
 - **Streaming**: the JSON is walked with a small Python walker and decoded in ~1 MB slices by
-  msgspec (C), cut at object boundaries; memory stays flat (about 220 MB peak RSS on a 123 MB
-  export, independent of size). Measured on that file (2 shared cores, load ~6): this
-  normalizer 4.3 s for all tables; json.load + pandas.json_normalize 6.6 s and 950 MB for just
-  watch history and DMs; DuckDB read_json -> Parquet 6.9 s and 690 MB for watch history alone.
-  Python event loops over ijson (yajl2_c) were measured at 1.9 s just to iterate the events.
+  msgspec (C), cut at object boundaries; memory stays flat (about 230 MB peak RSS, independent
+  of size). Record lists decode into `msgspec.Struct`s learned from the list's first slice (one
+  field per raw key; a slice with a new key falls back to dicts and widens the struct), value
+  ends are found with msgspec's `Raw` decoder so nothing is decoded twice, and video ids,
+  timestamps and occurrence ordinals are computed per slice with Arrow/numpy kernels. Measured
+  with `bench/normalize.py` on a 100 MB G2 export (2 shared cores, load ~3), Parquet included:
+  this normalizer 2.3 s / 233 MB, json.load + pandas.json_normalize 3.7 s / 863 MB, DuckDB
+  read_json -> Parquet 3.1 s / 430 MB; unzipping alone takes ~0.45 s of it.
 - **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports;
   when DMs come first a second pass reads only the profile (everything else is scanned without
   building objects), instead of holding DMs back. TXT exports read the profile file first.

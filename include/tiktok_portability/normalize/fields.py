@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=65_536)
 def norm_key(key: str) -> str:
     """The comparison form of a JSON key, TXT key or section name."""
     return _NON_ALNUM.sub("", key.casefold())

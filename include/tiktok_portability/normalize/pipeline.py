@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -29,6 +29,7 @@ from tiktok_portability.normalize.routes import (
     route_list,
     route_object,
 )
+from tiktok_portability.normalize.shapes import RecordShapes, raw_fields
 from tiktok_portability.normalize.tables import TABLES
 from tiktok_portability.redact import fingerprint
 
@@ -132,10 +133,13 @@ class _JsonReader:
         self.run = run
         self.tops: set[str] = set()
         self.video_link_key = False
+        self.shapes = RecordShapes()
+        self.routes: dict[tuple[str, ...], tuple[str, RecordMap | None]] = {}
 
     def batches(self) -> Batches:
         with self.zf.open(self.member) as fh:
-            for path, value, is_slice in JsonStream(fh, archive=self.zf.name, member=self.member).events():
+            stream = JsonStream(fh, archive=self.zf.name, member=self.member, typed=self._typed)
+            for path, value, is_slice in stream.events():
                 if path:
                     self.tops.add(norm_key(path[0]))
                 if is_slice:
@@ -152,6 +156,17 @@ class _JsonReader:
         if "activity" in self.tops:
             return "G0" if self.video_link_key else "G1"
         return None
+
+    def _route(self, path: tuple[str, ...]) -> tuple[str, RecordMap | None]:
+        found = self.routes.get(path)
+        if found is None:
+            found = self.routes[path] = (display_path(path), route_list(path))
+        return found
+
+    def _typed(self, path: tuple[str, ...]) -> Callable[[bytes], Any] | None:
+        """Struct decoders for the mapped lists (profile and posts keep dicts for ``extra``)."""
+        shown, rmap = self._route(path)
+        return self.shapes.decoder(shown) if rmap is not None and not rmap.extra else None
 
     def _ancestors(self, path: tuple[str, ...]) -> None:
         for i in range(1, len(path)):
@@ -179,16 +194,19 @@ class _JsonReader:
 
     def _list(self, path: tuple[str, ...], items: list[Any]) -> Batches:
         self._ancestors(path)
-        shown = display_path(path)
-        rmap = route_list(path)
+        shown, rmap = self._route(path)
         if rmap is None:
             self.run.see(self.member, shown, "list", False, None, len(items))
             dicts = [r for r in items if isinstance(r, dict)]
             for key in set().union(*dicts) if dicts else ():
                 self.run.see(self.member, f"{shown}[] / {key}", "field", False, None)
             return
-        if rmap is f.WATCH and items and isinstance(items[0], dict):
-            self.video_link_key = self.video_link_key or any(norm_key(k) == "videolink" for k in items[0])
+        if not rmap.extra:
+            self.shapes.learn(shown, items)
+        if rmap is f.WATCH and items and not self.video_link_key:
+            attrs = raw_fields(items)
+            keys = attrs if attrs is not None else items[0] if isinstance(items[0], dict) else ()
+            self.video_link_key = any(norm_key(k) == "videolink" for k in keys)
         if rmap is not f.DM:
             yield from self.run.feed(items, rmap, self.member, shown)
             return

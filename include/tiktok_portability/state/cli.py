@@ -71,6 +71,8 @@ def _grants_import(args: argparse.Namespace) -> int:
     store = _store(args)
     for row in rows:
         store.upsert_grant(row.open_id, row.scopes, row)
+        if row.data_format:
+            store.set_grant_format(row.open_id, row.data_format)
     print(f"imported {len(rows)} grant(s)")
     return 0
 

@@ -3,7 +3,8 @@
 Columns / keys: ``open_id``, ``scope`` (or ``scopes``; comma-separated or a JSON list),
 ``access_token``, ``refresh_token``, expiry as ``expires_at`` / ``refresh_expires_at`` (ISO 8601,
 UTC if no offset) or ``expires_in`` / ``refresh_expires_in`` (seconds from now, TikTok's token
-response fields), and optional ``token_type``. A JSON file holds a list of such objects, or
+response fields), and optional ``token_type`` and ``data_format`` (``json``/``text``: the export
+format this user's requests ask for). A JSON file holds a list of such objects, or
 ``{"grants": [...]}``. Errors name the row and the field, never a token value.
 """
 
@@ -57,7 +58,11 @@ def _row(record: Mapping[str, Any], where: str, now: datetime) -> GrantImportRow
     for name in ("access_token", "refresh_token"):
         if not str(record.get(name) or "").strip():
             raise GrantImportError(f"{where}: {name} is missing")
+    data_format = str(record.get("data_format") or "").strip().lower() or None
+    if data_format not in (None, "json", "text"):
+        raise GrantImportError(f"{where}: data_format {data_format!r} is not json or text")
     return GrantImportRow(
+        data_format=data_format,
         open_id=open_id,
         scopes=scopes,
         access_token=Secret(str(record["access_token"]).strip()),

@@ -27,6 +27,7 @@ class Grant:
     last_refreshed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    data_format: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -103,3 +104,4 @@ class GrantImportRow:
     refresh_token: Secret
     refresh_expires_at: datetime
     token_type: str = "Bearer"  # noqa: S105 (an OAuth token type name, not a secret)
+    data_format: str | None = None

@@ -220,6 +220,7 @@ class StateStore:
             last_refreshed_at=row.last_refreshed_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            data_format=row.data_format,
         )
 
     def _token_values(self, tokens: TokenLike) -> dict[str, Any]:
@@ -1081,3 +1082,18 @@ class StateStore:
                 .limit(1)
             ).first()
         return self._transfer(row) if row else None
+
+    def set_grant_format(self, open_id: str, data_format: str | None) -> Grant:
+        """Choose the export format for one user's requests (``json``/``text``; None: run default)."""
+        if data_format not in (None, "json", "text"):
+            raise ValueError(f"data_format must be 'json', 'text' or None, got {data_format!r}")
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(grants)
+                .where(grants.c.open_id == open_id)
+                .values(data_format=data_format, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                raise GrantNotFound(f"no grant for open_id {fingerprint(open_id)}")
+            row = conn.execute(sa.select(grants).where(grants.c.open_id == open_id)).one()
+        return self._grant(row)

@@ -58,6 +58,8 @@ grants = sa.Table(
     sa.Column("last_refreshed_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The export format this user's requests ask for ("json" / "text"); NULL: the run's default.
+    sa.Column("data_format", sa.String(8)),
     sa.Index("ix_grants_due", "status", "has_ongoing", "open_id"),
     sa.Index("ix_grants_access_expires_at", "access_expires_at"),
 )

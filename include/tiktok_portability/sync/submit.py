@@ -107,11 +107,11 @@ def _submit_user(
     if not categories:
         return "skipped", None
 
+    data_format = grant.data_format or options.data_format
+
     def fail(category: str, detail: object) -> tuple[str, str]:
         why = oc.reason(category, detail)
-        store.record_failed_request(
-            open_id, run_id, categories, why, batch=batch, data_format=options.data_format
-        )
+        store.record_failed_request(open_id, run_id, categories, why, batch=batch, data_format=data_format)
         return "failed", why
 
     try:
@@ -127,7 +127,7 @@ def _submit_user(
 
     for attempt in range(2):
         try:
-            request_id = client.add_data_request(token, categories, options.data_format, open_id=open_id)
+            request_id = client.add_data_request(token, categories, data_format, open_id=open_id)
             break
         except ScopeNotAuthorized as exc:
             # Scope removed or the user is outside the EEA/UK: no request can succeed until the
@@ -148,8 +148,6 @@ def _submit_user(
             return fail(oc.REQUEST_IN_FLIGHT if "flight" in str(exc).lower() else oc.INVALID_REQUEST, exc)
         except TikTokError as exc:
             return fail(oc.classify(exc), exc)
-    store.create_transfer(
-        open_id, run_id, categories, request_id, batch=batch, data_format=options.data_format
-    )
+    store.create_transfer(open_id, run_id, categories, request_id, batch=batch, data_format=data_format)
     log.debug("submitted open_id=%s request_id=%s", fingerprint(open_id), request_id)
     return "submitted", None

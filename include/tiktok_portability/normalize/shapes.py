@@ -1,0 +1,72 @@
+"""Typed decoding of big record lists: learn a list's keys once, then decode into structs.
+
+Decoding a slice into ``msgspec.Struct`` instances is 2-3x faster than building one dict per
+record, and most of an export is a few long lists whose records all have the same few keys. The
+first slice of a list arrives as dicts (through the plain decoder); its keys become a struct with
+one optional field per raw key (exact spelling, so ``Date`` and ``date`` stay apart), and later
+slices at the same shown path decode into that struct. A slice with a key the struct does not
+know (or an item that is not an object) is rejected by msgspec and decoded as dicts again, and
+its keys widen the struct; so values never differ from the dict path, only their container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+# Lists keyed by data rather than by fields would make huge structs: keep those as dicts.
+MAX_FIELDS = 64
+RAW_FIELDS = "raw_fields"
+
+
+def raw_fields(records: Sequence[Any]) -> dict[str, str] | None:
+    """``{raw key: attribute}`` when ``records`` were decoded into a learned struct, else None."""
+    if not records or isinstance(records[0], dict):
+        return None
+    return getattr(type(records[0]), RAW_FIELDS, None)
+
+
+class RecordShapes:
+    """The keys seen so far per list (by shown path), and a typed decoder for each."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, frozenset[str]] = {}
+        self._decoders: dict[str, Callable[[bytes], Any]] = {}
+
+    def decoder(self, shown: str) -> Callable[[bytes], Any] | None:
+        return self._decoders.get(shown)
+
+    def learn(self, shown: str, records: Sequence[Any]) -> None:
+        """Widen the struct of ``shown`` with the keys of a slice that arrived as dicts."""
+        if raw_fields(records) is not None:
+            return
+        known = self._keys.get(shown, frozenset())
+        keys = set(known)
+        for record in records:
+            if isinstance(record, dict):
+                keys.update(record)
+        if keys == known and shown in self._decoders:
+            return
+        self._keys[shown] = frozenset(keys)
+        if not keys or len(keys) > MAX_FIELDS:
+            self._decoders.pop(shown, None)
+            return
+        self._decoders[shown] = _decoder_for(frozenset(keys))
+
+
+@lru_cache(maxsize=512)
+def _decoder_for(keys: frozenset[str]) -> Callable[[bytes], Any]:
+    """One struct and decoder per key set, shared by all archives (building one costs ~0.1 ms)."""
+    attrs = {key: f"f{i}" for i, key in enumerate(sorted(keys))}
+    struct = msgspec.defstruct(
+        "Record",
+        [(attr, object, None) for attr in attrs.values()],
+        rename={attr: key for key, attr in attrs.items()},
+        forbid_unknown_fields=True,
+        gc=False,
+        namespace={RAW_FIELDS: attrs},
+    )
+    return msgspec.json.Decoder(list[struct]).decode
