@@ -1,20 +1,46 @@
-"""The data lake: raw zone, incremental Parquet tables, atomic commits, reprocess and erasure."""
+"""The data lake: raw zone, incremental Parquet tables, atomic commits, reprocess and erasure.
+
+Names are imported on first use (PEP 562) so that importing a light submodule (the CLI,
+the DAG files) does not pull in SQLAlchemy, pyarrow or httpx.
+"""
 
 from __future__ import annotations
 
-from tiktok_portability.lake.errors import (
-    ChecksumMismatch,
-    CommitError,
-    ImmutableObjectError,
-    InvalidIdentifier,
-    InvalidLakeUri,
-    LakeError,
-    RawZoneError,
-    StorageError,
-)
-from tiktok_portability.lake.lake import Lake, summarize
-from tiktok_portability.lake.raw import RawArchiveRef, RawZone
-from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "ChecksumMismatch": "tiktok_portability.lake.errors",
+    "CommitError": "tiktok_portability.lake.errors",
+    "ImmutableObjectError": "tiktok_portability.lake.errors",
+    "InvalidIdentifier": "tiktok_portability.lake.errors",
+    "InvalidLakeUri": "tiktok_portability.lake.errors",
+    "LakeError": "tiktok_portability.lake.errors",
+    "RawZoneError": "tiktok_portability.lake.errors",
+    "StorageError": "tiktok_portability.lake.errors",
+    "ArchiveFailure": "tiktok_portability.lake.results",
+    "BatchResult": "tiktok_portability.lake.results",
+    "ErasureRecord": "tiktok_portability.lake.results",
+    "Lake": "tiktok_portability.lake.lake",
+    "RawArchiveRef": "tiktok_portability.lake.raw",
+    "RawZone": "tiktok_portability.lake.raw",
+    "summarize": "tiktok_portability.lake.lake",
+}
+
+if TYPE_CHECKING:
+    from tiktok_portability.lake.errors import (
+        ChecksumMismatch,
+        CommitError,
+        ImmutableObjectError,
+        InvalidIdentifier,
+        InvalidLakeUri,
+        LakeError,
+        RawZoneError,
+        StorageError,
+    )
+    from tiktok_portability.lake.lake import Lake, summarize
+    from tiktok_portability.lake.raw import RawArchiveRef, RawZone
+    from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord
 
 __all__ = [
     "ArchiveFailure",
@@ -33,3 +59,12 @@ __all__ = [
     "StorageError",
     "summarize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
