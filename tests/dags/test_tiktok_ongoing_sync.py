@@ -27,6 +27,7 @@ from tiktok_portability.client.models import TokenSet
 from tiktok_portability.clock import OFFSET_ENV
 from tiktok_portability.redact import Secret
 from tiktok_portability.state import StateStore, generate_key
+from tiktok_portability.sync.summary import parse_run_summary
 from tiktok_portability.synth import SyntheticUser, UserSpec
 from tiktok_portability_airflow.settings import AppSettings
 from tiktok_portability_airflow.webhooks import create_app
@@ -127,11 +128,8 @@ def _dags_test(airflow_home, logical_date: str, conf: dict, env: dict):
 
 
 def _summary(output: str) -> dict:
-    """The summarize task logs ``run summary k=v ...``; the structured value is also its XCom."""
-    for line in reversed(output.splitlines()):
-        if "run summary" in line and "users_planned=" in line:
-            return dict(part.split("=", 1) for part in line.split("run summary", 1)[1].split() if "=" in part)
-    raise AssertionError("no run summary in the output")
+    """The summarize task logs ``run summary {json}``; the same value is its XCom."""
+    return parse_run_summary(output)
 
 
 @pytest.fixture(scope="module")

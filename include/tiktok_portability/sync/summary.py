@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
+from tiktok_portability.clock import offset_s
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
@@ -55,7 +58,8 @@ def summarize_run(
     else:
         synced = status.get("normalized", 0)
     failed = sum(failures.values())
-    calls = store.quota_usage(since=plan["created_at"]) if plan else {}
+    # Quota usage is counted on the wall clock (TikTok's quota is); plan times follow clock.utcnow().
+    calls = store.quota_usage(since=plan["created_at"] - timedelta(seconds=offset_s())) if plan else {}
     summary: dict[str, Any] = {
         "run_id": run_id,
         "snapshot_date": plan["snapshot_date"] if plan else None,
@@ -77,7 +81,8 @@ def summarize_run(
     }
     rate = failed / planned if planned else 0.0
     summary["failure_rate"] = round(rate, 4)
-    log.info("run summary %s", " ".join(f"{k}={v}" for k, v in summary.items()))
+    # One JSON line: greppable by Ops and parseable by log pipelines.
+    log.info("run summary %s", json.dumps(summary, sort_keys=True, default=str))
     if planned and rate > options.max_failure_rate:
         raise SyncRunFailed(
             f"{failed} of {planned} users failed ({rate:.1%} > max_failure_rate "
@@ -85,3 +90,14 @@ def summarize_run(
             summary,
         )
     return summary
+
+
+def parse_run_summary(log_text: str) -> dict[str, Any]:
+    """The last run summary logged in ``log_text`` (task logs, ``airflow dags test`` output)."""
+    decoder = json.JSONDecoder()
+    for line in reversed(log_text.splitlines()):
+        at = line.find("run summary {")
+        if at >= 0:
+            value, _ = decoder.raw_decode(line[at + len("run summary ") :])
+            return value
+    raise ValueError("no 'run summary' line in the log")
