@@ -6,8 +6,9 @@ the DAG files) does not pull in SQLAlchemy, pyarrow or httpx.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiktok_portability._lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "ChecksumMismatch": "tiktok_portability.lake.errors",
@@ -61,10 +62,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

@@ -62,14 +62,17 @@ class ArchiveStage:
         spec = self.specs.get(table)
         if spec is None:
             raise ValueError(f"normalizer produced unknown table {table!r}")
-        try:
-            data = pa.Table.from_batches([batch]).cast(spec.schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-            raise ValueError(f"table {table!r}: batch does not match its schema: {exc}") from exc
+        if batch.schema.equals(spec.schema, check_metadata=True):
+            parts = [batch]  # the normalizer's batches already have the schema: no cast needed
+        else:
+            try:
+                parts = pa.Table.from_batches([batch]).cast(spec.schema).to_batches()
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+                raise ValueError(f"table {table!r}: batch does not match its schema: {exc}") from exc
         mode = mode_of(spec)
         if mode is Mode.CHANGELOG:
             # Kept whole (one user's set) because the diff needs the complete snapshot.
-            self.sets.setdefault(table, []).extend(data.to_batches())
+            self.sets.setdefault(table, []).extend(parts)
             return
         filt = None
         if mode is Mode.EVENTS:
@@ -77,7 +80,7 @@ class ArchiveStage:
             if filt is None:
                 previous = self.previous.watermark(self.ref.open_id, table)
                 filt = self.filters[table] = EventFilter(spec, previous)
-        for part in data.to_batches():
+        for part in parts:
             self._write(table, filt(part) if filt else part)
 
     def _write(self, table: str, batch: pa.RecordBatch) -> None:

@@ -34,6 +34,9 @@ CHANGE_COLUMN = "change"
 FOLLOW, UNFOLLOW = "follow", "unfollow"
 _SEP = "\x1f"
 _NULL = "\x00"
+# Up to this many rows, key strings are built in Python: Arrow's per-call overhead dominates.
+_SMALL = 256
+_MICROS_PER = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
 class TableSpecLike(Protocol):
@@ -85,6 +88,10 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     """One string per row encoding the values of ``columns`` (nulls distinct from empty strings)."""
     if data.num_rows == 0:
         return pa.array([], pa.string())
+    if data.num_rows <= _SMALL:
+        texts = [_texts(data.column(name)) for name in columns]
+        if all(t is not None for t in texts):
+            return pa.array([_SEP.join(row) for row in zip(*texts, strict=True)], pa.string())
     parts = []
     for name in columns:
         col = data.column(name)
@@ -96,6 +103,24 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     if len(parts) == 1:
         return parts[0]
     return pc.binary_join_element_wise(*parts, _SEP)
+
+
+def _texts(col: Any) -> list[str] | None:
+    """What ``key_strings`` makes of one column, in Python (None for types it leaves to Arrow).
+
+    Same text as Arrow's casts: integers in decimal, timestamps as integer microseconds.
+    """
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    kind = col.type
+    if pa.types.is_string(kind) or pa.types.is_integer(kind):
+        values = col.to_pylist()
+    elif pa.types.is_timestamp(kind) and kind.unit in _MICROS_PER:
+        scale = _MICROS_PER[kind.unit]
+        values = [None if v is None else v * scale for v in col.view(pa.int64()).to_pylist()]
+    else:
+        return None
+    return [_NULL if v is None else str(v) for v in values]
 
 
 def micros(col: Any) -> pa.Array:
@@ -152,8 +177,8 @@ class EventFilter:
             at_wm = pc.fill_null(pc.equal(t, wm), False)
             if pc.any(at_wm).as_py():
                 keep = pc.or_(keep, pc.and_(at_wm, self._unseen(batch, self.previous.keys)))
-        untimed = pc.is_null(t)
-        if pc.any(untimed).as_py():
+        if t.null_count:
+            untimed = pc.is_null(t)
             keep = pc.or_(keep, pc.and_(untimed, self._unseen(batch, self.previous.null_keys)))
         return batch.filter(keep)
 
@@ -166,8 +191,10 @@ class EventFilter:
         if top is not None:
             at_top = batch.filter(pc.fill_null(pc.equal(t, top), False))
             keys = frozenset(key_strings(at_top, self.id_cols).to_pylist())
-        untimed = batch.filter(pc.is_null(t))
-        nulls = frozenset(key_strings(untimed, self.id_cols).to_pylist())
+        nulls: frozenset[str] = frozenset()
+        if t.null_count:
+            untimed = batch.filter(pc.is_null(t))
+            nulls = frozenset(key_strings(untimed, self.id_cols).to_pylist())
         found = Watermark(top, keys, nulls)
         self.seen = found if self.seen is None else self.seen.merge(found)
 
@@ -197,11 +224,11 @@ def diff_changelog(
         return schema.empty_table()
     id_cols = identity_columns(spec)
     current = current.cast(spec.schema)
-    cur_keys = key_strings(current, id_cols)
     if previous is None or previous.num_rows == 0:
         follows = current
         unfollows = spec.schema.empty_table()
     else:
+        cur_keys = key_strings(current, id_cols)
         prev_keys = key_strings(previous, id_cols)
         follows = current.filter(pc.invert(pc.is_in(cur_keys, prev_keys)))
         unfollows = previous.filter(pc.invert(pc.is_in(prev_keys, cur_keys)))

@@ -124,8 +124,12 @@ class LocalStorage(Storage):
     def _replace(self, src: Path, key: str) -> None:
         dest = self._path(key)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
+            try:
+                os.replace(src, dest)
+            except FileNotFoundError:
+                # The folder is usually there already: create it only when the rename needs it.
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dest)
         except OSError as exc:
             raise StorageError(f"cannot publish {self.uri(key)}: {exc}") from exc
 

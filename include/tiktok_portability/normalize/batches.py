@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -140,6 +142,11 @@ class TableBuffer:
             yield self._take(min(self._rows, self.batch_rows))
 
     def _take(self, k: int) -> pa.RecordBatch:
+        if len(self._pieces) == 1 and self._rows <= k:
+            # The common case for small sections: one slice, emitted as it is.
+            batch = self._pieces.pop()
+            self._rows = 0
+            return batch
         table = pa.Table.from_batches(self._pieces, schema=self.spec.schema)
         head = table.slice(0, k).combine_chunks()
         rest = table.slice(k)
@@ -150,3 +157,62 @@ class TableBuffer:
             schema=self.spec.schema,
         )
         return batch
+
+
+class HeldBatches:
+    """Batches kept back until something later in the document is known, in arrival order.
+
+    Held in memory up to ``memory_bytes``, then in an Arrow IPC scratch file (no encoding cost),
+    so holding a few hundred MB of messages does not grow memory with the archive.
+    """
+
+    def __init__(self, schema: pa.Schema, memory_bytes: int = 32 << 20) -> None:
+        self.schema = schema
+        self.memory_bytes = memory_bytes
+        self._batches: list[pa.RecordBatch] = []
+        self._bytes = 0
+        self._path: str | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._batches) or self._path is not None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self._writer is not None:
+            self._writer.write_batch(batch)
+            return
+        self._batches.append(batch)
+        self._bytes += batch.nbytes
+        if self._bytes > self.memory_bytes:
+            fd, self._path = tempfile.mkstemp(prefix="tiktok-held-", suffix=".arrows")
+            os.close(fd)
+            self._writer = pa.ipc.new_stream(self._path, self.schema)
+            for held in self._batches:
+                self._writer.write_batch(held)
+            self._batches, self._bytes = [], 0
+
+    def release(self) -> Iterator[pa.RecordBatch]:
+        """Every held batch, in order; the holder is empty afterwards."""
+        batches, self._batches, self._bytes = self._batches, [], 0
+        yield from batches
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        path, self._path = self._path, None
+        if path is None:
+            return
+        try:
+            # Read into memory (not mapped): callers may keep the batches after the file is gone.
+            with pa.OSFile(path) as source:
+                yield from pa.ipc.open_stream(source)
+        finally:
+            os.unlink(path)
+
+    def discard(self) -> None:
+        self._batches, self._bytes = [], 0
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._path is not None:
+            os.unlink(self._path)
+            self._path = None

@@ -45,11 +45,19 @@ with an unparseable date is kept with a null timestamp and its raw text.
   ends are found with msgspec's `Raw` decoder so nothing is decoded twice, and video ids,
   timestamps and occurrence ordinals are computed per slice with Arrow/numpy kernels. Measured
   with `bench/normalize.py` on a 100 MB G2 export (2 shared cores, load ~3), Parquet included:
-  this normalizer 2.3 s / 233 MB, json.load + pandas.json_normalize 3.7 s / 863 MB, DuckDB
-  read_json -> Parquet 3.1 s / 430 MB; unzipping alone takes ~0.45 s of it.
-- **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports;
-  when DMs come first a second pass reads only the profile (everything else is scanned without
-  building objects), instead of holding DMs back. TXT exports read the profile file first.
+  this normalizer 2.3 s / 250 MB, json.load + pandas.json_normalize 4.2 s / 863 MB (load ~3;
+  earlier run: DuckDB read_json -> Parquet 3.1 s / 430 MB); unzipping alone takes ~0.45 s of it
+  and msgspec decoding ~0.5 s. More numbers: `docs/lake.md`, Benchmark.
+- **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports.
+  DM batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
+  scratch file in the system temp dir, so memory stays flat) and released with their direction
+  as soon as the profile is read; the JSON is read once (a second pass used to cost ~15% of the
+  time). So `dm_messages` batches may come after other tables' batches; row order within the
+  table is unchanged. TXT exports read the profile file first.
+- **Small slices** (<= 256 rows) clean strings, extract video ids and build key strings in
+  Python instead of Arrow kernels (each kernel call costs ~15 us, which dominated tiny archives);
+  the results are the same (tests compare both paths; `str.strip()` trims exactly the code points
+  `utf8_trim_whitespace` trims).
 - **video_id is int64**: 19-digit ids starting with 6/7 fit; ids that would overflow are null.
   It comes from `/video/<digits>` in the link (DMs: in the content; comments: in the url).
 - **Keys**: event keys include `link` next to `video_id`, so non-video links stay distinct.

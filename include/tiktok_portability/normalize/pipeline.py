@@ -16,7 +16,7 @@ from tiktok_portability.archive.locate import ExportLayout, locate_export
 from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
-from tiktok_portability.normalize.batches import TableBuffer
+from tiktok_portability.normalize.batches import HeldBatches, TableBuffer
 from tiktok_portability.normalize.columns import SliceColumns, build_columns
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeContext, NormalizeReport, SectionSeen
@@ -24,7 +24,6 @@ from tiktok_portability.normalize.routes import (
     DUTCH_FILES,
     NEW_ENGLISH_FILES,
     TXT_FILES,
-    could_hold_profile,
     display_path,
     route_list,
     route_object,
@@ -63,6 +62,8 @@ class _Run:
         self.positions: dict[str, int] = {}
         self.user_name: str | None = None
         self.user_name_known = False
+        # Messages met before the profile wait here: their direction needs the user's name.
+        self.held = HeldBatches(TABLES["dm_messages"].schema)
 
     def see(
         self, member: str, path: str, node: str, mapped: bool, table: str | None, records: int = 0
@@ -83,26 +84,53 @@ class _Run:
         if rmap.table == "profile" and not self.user_name_known and cols.rows:
             self.set_user_name(cols.arrays["user_name"][0].as_py())
         yield from self.emit(rmap.table, cols)
+        if self.user_name_known and self.held:
+            yield from self.release_held()
 
     def set_user_name(self, name: str | None) -> None:
         self.user_name, self.user_name_known = name, True
 
     def add_dm_columns(self, cols: SliceColumns, partner: str) -> None:
         cols.arrays["conversation"] = pa.array([partner] * cols.rows, pa.string())
+        cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())  # set when emitted
+
+    def direction(self, sender: pa.Array) -> pa.Array:
+        """sent/received once the user's name is known; null until then (or without a name)."""
         if self.user_name:
-            sent = pc.equal(cols.arrays["sender"], pa.scalar(self.user_name))
-            cols.arrays["direction"] = pc.if_else(sent, "sent", "received")
-        else:
-            cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())
+            return pc.if_else(pc.equal(sender, pa.scalar(self.user_name)), "sent", "received")
+        return pa.nulls(len(sender), pa.string())
 
     def emit(self, table: str, cols: SliceColumns) -> Batches:
         for batch in self.buffers[table].add(cols):
+            if table == "dm_messages":
+                if not self.user_name_known:
+                    self.held.add(batch)
+                    continue
+                batch = self.with_direction(batch)
             self.report.add_rows(table, batch.num_rows)
             yield table, batch
 
+    def with_direction(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not self.user_name:
+            return batch
+        at = batch.schema.get_field_index("direction")
+        return batch.set_column(at, batch.schema.field(at), self.direction(batch.column("sender")))
+
+    def release_held(self) -> Batches:
+        """The messages held before the profile, now with their direction."""
+        for batch in self.held.release():
+            batch = self.with_direction(batch)
+            self.report.add_rows("dm_messages", batch.num_rows)
+            yield "dm_messages", batch
+
     def finish(self) -> Batches:
+        if not self.user_name_known:
+            self.set_user_name(None)  # no profile in the export: messages keep a null direction
+        yield from self.release_held()
         for table, buffer in self.buffers.items():
             for batch in buffer.flush():
+                if table == "dm_messages":
+                    batch = self.with_direction(batch)
                 self.report.add_rows(table, batch.num_rows)
                 yield table, batch
         rows = sorted(self.seen.items())
@@ -133,6 +161,7 @@ class _JsonReader:
         self.run = run
         self.tops: set[str] = set()
         self.video_link_key = False
+        self.dms_before_profile = False
         self.shapes = RecordShapes()
         self.routes: dict[tuple[str, ...], tuple[str, RecordMap | None]] = {}
 
@@ -183,6 +212,10 @@ class _JsonReader:
             return
         rmap = route_object(path)
         if rmap is not None:
+            if rmap is f.PROFILE and self.dms_before_profile and not self.run.user_name_known:
+                # Messages came first (exports list sections alphabetically): they take the
+                # profile's userName exactly as written.
+                self.run.set_user_name(_raw_user_name(value))
             yield from self.run.feed([value], rmap, self.member, display_path(path), node="object")
             return
         if path:
@@ -211,7 +244,7 @@ class _JsonReader:
             yield from self.run.feed(items, rmap, self.member, shown)
             return
         if not self.run.user_name_known:
-            self.run.set_user_name(self._prepass_user_name())
+            self.dms_before_profile = True
         first = self.run.positions.get(shown, 0)
         self.run.positions[shown] = first + len(items)
         cols = build_columns(items, rmap, shown, self.run.report, first_index=first)
@@ -221,35 +254,11 @@ class _JsonReader:
         self.run.add_dm_columns(cols, dm_partner(path[-1]))
         yield from self.run.emit(rmap.table, cols)
 
-    def _prepass_user_name(self) -> str | None:
-        """The profile's userName, read in a cheap second pass that skips everything else.
 
-        Exports list sections alphabetically, so DMs come before the profile; direction needs
-        the user's name, and a raw scan (no Python objects) is cheaper than holding DMs back.
-        """
-        with self.zf.open(self.member) as fh:
-            stream = JsonStream(
-                fh, archive=self.zf.name, member=self.member, skip=lambda p: not could_hold_profile(p)
-            )
-            for path, value, _ in stream.events():
-                found = _find_profile(path, value)
-                if found is not None:
-                    for key, v in found.items():
-                        if norm_key(key) == "username" and isinstance(v, str):
-                            return v
-                    return None
-        return None
-
-
-def _find_profile(path: tuple[str, ...], value: Any) -> dict | None:
-    if not isinstance(value, dict) or not could_hold_profile(path):
-        return None
-    if route_object(path) is not None:
-        return value
-    for key, child in value.items():
-        found = _find_profile((*path, key), child)
-        if found is not None:
-            return found
+def _raw_user_name(profile: dict) -> str | None:
+    for key, value in profile.items():
+        if norm_key(key) == "username" and isinstance(value, str):
+            return value
     return None
 
 
@@ -333,8 +342,11 @@ def normalize_archive(
         reader = (
             _JsonReader(zf, layout.json_member, run) if layout.json_member else _TxtReader(zf, layout, run)
         )
-        yield from reader.batches()
-        yield from run.finish()
+        try:
+            yield from reader.batches()
+            yield from run.finish()
+        finally:
+            run.held.discard()
         log.info(
             "normalize done archive=%s rows=%s record_errors=%d",
             zf.name,

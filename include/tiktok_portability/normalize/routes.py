@@ -6,6 +6,8 @@ drift resolve alike. Every section is resolved on its own (layout changes did no
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from tiktok_portability.normalize import fields as f
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 
@@ -67,6 +69,8 @@ def _match(pattern: tuple[frozenset[str] | None, ...], path: tuple[str, ...]) ->
     return all(alts is None or norm_key(key) in alts for alts, key in zip(pattern, path, strict=True))
 
 
+# Cached: the same few paths recur in every archive, and small archives are mostly paths.
+@lru_cache(maxsize=65_536)
 def route_list(path: tuple[str, ...]) -> RecordMap | None:
     for pattern, rmap in LIST_ROUTES:
         if _match(pattern, path):
@@ -74,6 +78,7 @@ def route_list(path: tuple[str, ...]) -> RecordMap | None:
     return None
 
 
+@lru_cache(maxsize=65_536)
 def route_object(path: tuple[str, ...]) -> RecordMap | None:
     for pattern, rmap in OBJECT_ROUTES:
         if _match(pattern, path):
@@ -88,6 +93,7 @@ def could_hold_profile(path: tuple[str, ...]) -> bool:
     )
 
 
+@lru_cache(maxsize=65_536)
 def display_path(path: tuple[str, ...]) -> str:
     parts = []
     for i, key in enumerate(path):

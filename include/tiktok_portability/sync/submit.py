@@ -19,6 +19,7 @@ from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
+from tiktok_portability.sync.readiness import latest_per_user
 from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.sync.workers import map_users
 from tiktok_portability.tokens import GrantUnavailable, ReauthRequired, RefreshFailed, ensure_fresh
@@ -30,13 +31,6 @@ log = logging.getLogger(__name__)
 _FORCE_REFRESH = timedelta(days=400)
 # TikTok keeps a prepared export downloadable for four days (tiktok-api.md, Download).
 DOWNLOAD_WINDOW = timedelta(days=4)
-
-
-def _latest_for_users(transfers: list[Transfer]) -> dict[str, Transfer]:
-    latest: dict[str, Transfer] = {}
-    for t in sorted(transfers, key=lambda t: t.id):
-        latest[t.open_id] = t
-    return latest
 
 
 def retry_download(t: Transfer) -> bool:
@@ -62,7 +56,7 @@ def submit_batch(runtime: SyncRuntime, run_id: str, batch: int, options: SyncOpt
         report.outcomes["planned"] = len(members)
         report.details["mode"] = "dry_run"
         return report
-    already = _latest_for_users(store.transfers_for_run(run_id, batch))
+    already = {t.open_id: t for t in latest_per_user(store.transfers_for_run(run_id, batch))}
 
     with runtime.client() as client:
 

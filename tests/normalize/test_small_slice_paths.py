@@ -1,0 +1,58 @@
+"""Small slices take Python paths that must give exactly what the Arrow kernels give."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tiktok_portability.normalize import columns
+from tiktok_portability.normalize.batches import HeldBatches
+
+TEXTS = [
+    None,
+    "",
+    "  None ",
+    "N/A",
+    "null",
+    "NULL",
+    "\u3000wide space\u2003",
+    "\x1cinfo sep\x1f",
+    "plain",
+    "https://www.tiktok.com/@a/video/7123456789012345678",
+    "https://www.tiktok.com/@a/video/9923456789012345678",
+    "see /video/abc then /video/42",
+    "/video/123456789012345678901234",
+    "/video/",
+    "/video/0000000000000000001",
+]
+
+
+def _arrow_path(monkeypatch, fn, *args):
+    monkeypatch.setattr(columns, "SMALL_SLICE", -1)
+    try:
+        return fn(*args)
+    finally:
+        monkeypatch.undo()
+
+
+def test_string_cleaning_is_the_same_on_both_paths(monkeypatch):
+    fast = columns.string_array(TEXTS)
+    assert fast.equals(_arrow_path(monkeypatch, columns.string_array, TEXTS))
+    assert fast.to_pylist()[:6] == [None] * 6
+
+
+def test_video_ids_are_the_same_on_both_paths(monkeypatch):
+    text = pa.array(TEXTS, pa.string())
+    fast = columns.video_ids(text)
+    assert fast.equals(_arrow_path(monkeypatch, columns.video_ids, text))
+    assert fast.to_pylist()[9:] == [7123456789012345678, None, 42, 1234567890123456789, None, 1]
+
+
+def test_held_batches_come_back_in_order_from_memory_and_from_a_spill_file():
+    schema = pa.schema([("n", pa.int64())])
+    held = HeldBatches(schema, memory_bytes=16)
+    for start in range(0, 10, 2):
+        held.add(pa.record_batch([pa.array([start, start + 1])], schema=schema))
+    assert held
+    out = [v for batch in held.release() for v in batch.column(0).to_pylist()]
+    assert out == list(range(10))
+    assert not held
