@@ -13,6 +13,7 @@ Where things come from:
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,3 +69,16 @@ def build_runtime(
         limiter=hook.get_limiter(),
         scratch_dir=os.environ.get(SCRATCH_ENV),
     )
+
+
+@functools.lru_cache(maxsize=8)
+def shared_runtime(
+    tiktok_conn_id: str = "tiktok_default", state_conn_id: str = "tiktok_state"
+) -> SyncRuntime:
+    """One runtime (one state-store connection pool) per triggerer process and connection pair.
+
+    Up to 1,024 batches of a run may wait at once in one triggerer: a store per trigger would open
+    a connection pool per batch. The runtime holds no per-run state, so sharing it is safe; a
+    connection edited in the UI is picked up when the triggerer restarts.
+    """
+    return build_runtime(tiktok_conn_id, state_conn_id, with_lake=False)

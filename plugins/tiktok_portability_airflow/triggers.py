@@ -65,13 +65,11 @@ class BatchReadyTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from tiktok_portability.sync.readiness import wait_for_batch
-        from tiktok_portability_airflow.runtime import build_runtime
+        from tiktok_portability_airflow.runtime import shared_runtime
 
         try:
             # Connections are read through the Task SDK (blocking): off the event loop.
-            runtime = await asyncio.to_thread(
-                build_runtime, self.tiktok_conn_id, self.state_conn_id, with_lake=False
-            )
+            runtime = await asyncio.to_thread(shared_runtime, self.tiktok_conn_id, self.state_conn_id)
             outcome, state = await wait_for_batch(
                 runtime,
                 self.run_id,
