@@ -6,6 +6,9 @@ UV_VERSION := 0.13.9
 # Set USE_PIP=1 to install with plain pip instead of uv.
 USE_PIP ?=
 PYTEST_ARGS ?=
+# Some environments set PYTHONDONTWRITEBYTECODE=1: every Airflow subprocess would then recompile
+# Airflow from source (about 10 s each). Byte-code is compiled at install and kept.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: venv test demo lint format bench bench-normalize bench-sync emulator lock clean
 
@@ -15,7 +18,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if [ -z "$(USE_PIP)" ] && $(PY) -m pip install -q "uv==$(UV_VERSION)"; then \
 		echo "installing with uv"; \
-		$(VENV)/bin/uv pip install --python $(PY) -r requirements.txt && \
+		$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.txt && \
 		$(VENV)/bin/uv pip install --python $(PY) --no-deps -e . ; \
 	else \
 		echo "installing with pip"; \
