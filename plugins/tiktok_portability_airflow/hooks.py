@@ -42,6 +42,14 @@ def load_connection(conn_id: str) -> ConnectionLike:
     return Connection.get(conn_id)
 
 
+def _mask(value: str) -> None:
+    """Register a secret with Airflow's log masker (a second line of defence behind ``Secret``)."""
+    from airflow.sdk.log import mask_secret
+
+    if value:
+        mask_secret(value)
+
+
 class TikTokPortabilityHook(BaseHook):
     """Build the core objects for one TikTok app and its state store.
 
@@ -78,11 +86,17 @@ class TikTokPortabilityHook(BaseHook):
 
     @cached_property
     def app(self) -> AppSettings:
-        return app_settings(load_connection(self.tiktok_conn_id))
+        app = app_settings(load_connection(self.tiktok_conn_id))
+        _mask(app.client_secret.reveal())
+        return app
 
     @cached_property
     def state(self) -> StateSettings:
-        return state_settings(load_connection(self.state_conn_id))
+        state = state_settings(load_connection(self.state_conn_id))
+        # Airflow masks connection passwords itself, but not Fernet keys kept in the extra.
+        for key in state.fernet_keys:
+            _mask(key.reveal())
+        return state
 
     def client_config(self) -> ClientConfig:
         from tiktok_portability.client import ClientConfig
