@@ -48,6 +48,13 @@ with an unparseable date is kept with a null timestamp and its raw text.
   this normalizer 2.3 s / 250 MB, json.load + pandas.json_normalize 4.2 s / 863 MB (load ~3;
   earlier run: DuckDB read_json -> Parquet 3.1 s / 430 MB); unzipping alone takes ~0.45 s of it
   and msgspec decoding ~0.5 s. More numbers: `docs/lake.md`, Benchmark.
+- **Not pyarrow.json**: turning each list slice into newline-delimited JSON for
+  `pyarrow.json.read_json` (C++, multi-threaded, Arrow columns directly) was prototyped and
+  rejected. On the 100 MB export's watch history (58 MB, 431k records), in CPU seconds:
+  msgspec structs + `pa.array` 0.18 s; NDJSON conversion 0.10 s + `read_json` 0.24 s (threads
+  add CPU and saved no wall time on 2 shared cores). Even a free decoder leaves unzip (~0.25 s),
+  timestamp/video-id/string kernels (~0.45 s) and zstd Parquet (~0.3 s) against the naive
+  engine's ~3.8 CPU s, so the issue's 5x target is out of reach for any decode design here.
 - **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports.
   DM batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
   scratch file in the system temp dir, so memory stays flat) and released with their direction
