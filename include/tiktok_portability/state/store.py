@@ -93,6 +93,17 @@ def _insert(conn: sa.Connection, table: sa.Table):
     return sqlite_dialect.insert(table)
 
 
+def _lock_request(conn: sa.Connection, request_id: int) -> None:
+    """Serialize the transactions that touch one request_id (PostgreSQL; SQLite writes are serial).
+
+    The ready webhook and ``create_transfer`` each look for the other's row. Under READ COMMITTED
+    both could miss each other and commit, leaving a ready event never applied; a transaction-scoped
+    advisory lock on the request id makes the second one see the first.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(request_id)))
+
+
 def _canonical_content(content: Any) -> tuple[str, Any]:
     """(canonical text, parsed object) of a webhook ``content`` field (a JSON string per TikTok)."""
     parsed: Any = content
@@ -523,6 +534,7 @@ class StateStore:
             raise TypeError(f"request_id must be an int, got {type(request_id).__name__}")
         now = utcnow()
         with self._write() as conn:
+            _lock_request(conn, request_id)
             stmt = _insert(conn, transfers).values(
                 open_id=open_id,
                 run_id=run_id,
@@ -791,6 +803,8 @@ class StateStore:
         key = self.webhook_dedupe_key(event, user_openid, create_time, content)
         now = utcnow()
         with self._write() as conn:
+            if request_id is not None:
+                _lock_request(conn, request_id)
             inserted = conn.execute(
                 _insert(conn, webhook_events)
                 .values(
