@@ -119,7 +119,10 @@ def tiktok_ongoing_sync():
 
     @task_group(group_id="sync_batch")
     def sync_batch(batch: int):
-        @task(pool=POOL)
+        # One batch submits at a time: all batches share the add quota, so submitting them together
+        # would finish every batch's adds at the same late moment and leave the download quota idle
+        # until then. In turn, batch k downloads (download quota) while batch k+1 submits (add quota).
+        @task(pool=POOL, max_active_tis_per_dagrun=1)
         def submit(batch: int, **context) -> dict:
             from tiktok_portability.sync.submit import submit_batch
 

@@ -1,0 +1,168 @@
+"""tiktok_ongoing_sync under a real scheduler, once.
+
+The processes of ``airflow standalone`` (scheduler, triggerer, dag-processor, api-server) on
+PostgreSQL with the LocalExecutor (``scripts/airflow_stack.py``); a small run of 10 users in three
+batches, triggered through the REST API; the emulator delivers its webhooks to the plugin's
+endpoint on the API server. What ``airflow dags test`` cannot show: the waits really defer to the
+triggerer, mapped batches run in worker processes, and webhooks reach the API server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from tests.fixtures.emulator import EmulatorHandle
+from tiktok_portability.client.models import TokenSet
+from tiktok_portability.contract import SYNC_DAG_ID
+from tiktok_portability.state import StateStore
+from tiktok_portability.synth import SyntheticUser, UserSpec
+
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.scheduler]
+
+REPO = Path(__file__).resolve().parents[2]
+USERS = 10
+BATCH_SIZE = 4
+EVENT_TABLES = ("watch_history", "likes", "searches", "dm_messages", "logins", "comments")
+
+
+def _load_stack_module():
+    spec = importlib.util.spec_from_file_location("airflow_stack", REPO / "scripts" / "airflow_stack.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("airflow_stack", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def night(emulator_server):
+    """Start the stack, onboard the users, trigger one run through the REST API and wait for it."""
+    airflow_stack = _load_stack_module()
+    with httpx.Client(base_url=emulator_server.base_url, timeout=60) as admin:
+        assert admin.post("/_admin/reset").status_code == 200
+        emulator = EmulatorHandle(emulator_server, admin)
+        conn = {
+            "host": emulator.base_url,
+            "login": emulator.client_key,
+            "password": emulator.client_secret,
+            "extra": {"webhooks_enabled": True, "max_retries": 3},
+        }
+        with airflow_stack.AirflowStack(tiktok_conn=conn, parallelism=8) as stack:
+            emulator.configure(webhook_url=f"{stack.api_url}/tiktok/webhook")
+            store = StateStore.from_url(stack.state_url, [stack.fernet_key])
+            users = []
+            for i in range(USERS):
+                open_id = emulator.create_user(scopes=["portability.all.ongoing"], generation=f"G{i % 4}")[
+                    "open_id"
+                ]
+                body = emulator.issue_tokens(open_id)
+                store.upsert_grant(open_id, body["scope"], TokenSet.from_response(body))
+                users.append(open_id)
+            since = emulator.now() - 1
+            run_id = stack.trigger(SYNC_DAG_ID, {"batch_size": BATCH_SIZE, "poll_interval_s": 5})
+            state = stack.wait(SYNC_DAG_ID, run_id, timeout=240)
+            tis = stack.task_instances(SYNC_DAG_ID, run_id)
+            waits = [t for t in tis if t["task_id"] == "sync_batch.wait_ready"]
+            yield {
+                "state": state,
+                "stack": stack,
+                "run_id": run_id,
+                "tis": tis,
+                "wait_logs": [
+                    stack.task_log(SYNC_DAG_ID, run_id, t["task_id"], t["try_number"], t["map_index"])
+                    for t in waits
+                ],
+                "problems": _problem_logs(stack, run_id),
+                "summary": stack.xcom(SYNC_DAG_ID, run_id, "summarize") if state == "success" else None,
+                "log": emulator.log(since=since),
+                "webhooks": emulator.webhooks(),
+                "store": store,
+                "users": users,
+                "emulator": emulator,
+                "lake": Path(stack.lake_uri),
+            }
+            store.close()
+
+
+def _problem_logs(stack, run_id: str) -> str:
+    """The task and trigger logs of every try that did not succeed (shown when a test fails)."""
+    out = []
+    for path in sorted((stack.logs_dir / f"dag_id={SYNC_DAG_ID}" / f"run_id={run_id}").rglob("*.log")):
+        text = path.read_text(errors="replace")
+        if '"level":"error"' in text or "Traceback" in text:
+            out.append(f"--- {path.relative_to(stack.logs_dir)}\n{text[-4000:]}")
+    return "\n".join(out)
+
+
+def _diagnostics(night) -> str:
+    states = Counter((t["task_id"], t["state"]) for t in night["tis"])
+    return f"{states}\n{night['problems']}"
+
+
+def test_the_run_triggered_through_the_rest_api_succeeds(night):
+    assert night["state"] == "success", _diagnostics(night)
+    batches = [t for t in night["tis"] if t["task_id"] == "sync_batch.submit"]
+    assert sorted(t["map_index"] for t in batches) == [0, 1, 2]
+    assert {t["state"] for t in night["tis"]} == {"success"}
+
+
+def test_each_batch_wait_was_deferred_to_the_triggerer(night):
+    assert len(night["wait_logs"]) == 3
+    for log in night["wait_logs"]:
+        assert "Pausing task as DEFERRED" in log, log[-2000:]
+    # The triggerer writes what the trigger logged next to the task's log: one file per batch.
+    logs = night["stack"].logs_dir / f"dag_id={SYNC_DAG_ID}" / f"run_id={night['run_id']}"
+    for batch in range(3):
+        found = list(
+            (logs / "task_id=sync_batch.wait_ready" / f"map_index={batch}").glob("*.log.trigger.*.log")
+        )
+        assert found, f"no trigger log for batch {batch}"
+        assert f"poll round run_id={night['run_id']} batch={batch}" in found[0].read_text()
+
+
+def test_readiness_came_by_webhook_through_the_api_server(night):
+    assert night["store"].webhook_event_count("portability.download.ready") == USERS
+    assert {d["state"] for d in night["webhooks"]} == {"delivered"}
+    assert [e for e in night["log"] if e["endpoint"] == "check"] == []
+    calls = Counter((e["endpoint"], e["open_id"]) for e in night["log"] if e["status"] == 200)
+    assert {k: n for k, n in calls.items() if k[0] in ("add", "download") and n != 1} == {}
+
+
+def test_the_lake_holds_every_users_rows(night):
+    con = duckdb.connect()
+    emulator, lake = night["emulator"], night["lake"]
+    for table in EVENT_TABLES:
+        got = dict(
+            con.execute(
+                f"select open_id, count(*) from read_parquet('{lake / table}/*/*.parquet', "
+                "hive_partitioning=true) group by open_id"
+            ).fetchall()
+        )
+        for open_id in night["users"]:
+            u = emulator.user(open_id)
+            u = u.get("user", u)
+            spec = UserSpec(
+                open_id=open_id,
+                seed=u["seed"],
+                generation=u["generation"],
+                txt_variant=u["txt_variant"],
+                size=u["size"],
+                target_bytes=u["target_bytes"],
+            )
+            assert got.get(open_id, 0) == len(getattr(SyntheticUser(spec).snapshot(1), table)), (
+                table,
+                open_id,
+            )
+
+
+def test_summarize_returned_the_run_summary_as_xcom(night):
+    summary = night["summary"]
+    assert summary is not None, _diagnostics(night)
+    assert summary["users_planned"] == USERS
+    assert summary["users_synced"] == USERS
