@@ -190,7 +190,7 @@ def report(args: argparse.Namespace, m: dict, run: dict, tis: list[dict], startu
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--users", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--quota", type=int, default=400, help="calls per window per endpoint")
     p.add_argument("--window-s", type=float, default=60.0)
     p.add_argument("--parallelism", type=int, default=8, help="LocalExecutor slots and tiktok_api pool slots")

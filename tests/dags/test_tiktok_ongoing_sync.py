@@ -93,6 +93,8 @@ def world(emulator_server, tmp_path_factory):
             "revoke": syncable[20],
             "expire": syncable[30],
             "drop": syncable[40],
+            "lost_add": syncable[50],
+            "lost_download": syncable[60],
         }
         env = {
             **conn_env(
@@ -144,6 +146,10 @@ def night1(airflow_home, world):
     emulator.fault("corrupt_zip", open_id=f["corrupt"], count=None)
     emulator.fault("revoke_token", open_id=f["revoke"], endpoint="download", count=1)
     emulator.fault("expire_request", open_id=f["expire"], endpoint="download", count=1)
+    # TikTok acted, the answer never arrived: a lost add cannot be repeated (one request in flight
+    # per user, and the API cannot list requests); a lost download is simply fetched again.
+    emulator.fault("lose_response", open_id=f["lost_add"], endpoint="add", count=1)
+    emulator.fault("lose_response", open_id=f["lost_download"], endpoint="download", count=1)
     since = emulator.now() - 1
     conf = {"batch_size": BATCH_SIZE, "max_failure_rate": 0.5, "poll_interval_s": 1}
     result = _dags_test(airflow_home, "2026-11-20T02:00:00+00:00", conf, world["env"])
@@ -283,12 +289,14 @@ def test_night1_succeeds_and_isolates_each_fault(night1, world):
     assert reasons[f["expire"]][-1][0] == "expired"
     assert store.get_grant(f["revoke"]).status == "needs_reauth"
     assert reasons[f["drop"]][-1] == ("normalized", "")
+    assert reasons[f["lost_download"]][-1] == ("normalized", "")
+    assert reasons[f["lost_add"]][-1] == ("failed", "add_outcome_unknown")
     for open_id in world["users"]["outside"]:
         assert store.get_grant(open_id).status == "needs_reauth"
     summary = _summary(result.output)
     planned = USERS - len(world["users"]["excluded"])
     assert int(summary["users_planned"]) == planned
-    assert int(summary["users_synced"]) == planned - len(world["users"]["outside"]) - 4
+    assert int(summary["users_synced"]) == planned - len(world["users"]["outside"]) - 5
 
 
 def test_night1_costs_one_add_and_one_download_per_user_plus_retries(night1, world):
@@ -299,7 +307,8 @@ def test_night1_costs_one_add_and_one_download_per_user_plus_retries(night1, wor
     )
     adds = [k for k in per_user if k[0] == "add"]
     assert all(n == 1 for (endpoint, _), n in per_user.items() if endpoint in ("add", "download"))
-    assert len(adds) == USERS - len(world["users"]["excluded"]) - len(world["users"]["outside"])
+    lost_answer = 1  # the add whose answer was lost counts as a faulted call
+    assert len(adds) == USERS - len(world["users"]["excluded"]) - len(world["users"]["outside"]) - lost_answer
     assert [e for e in log if e["status"] == 429 and e.get("fault") is None] == []
 
 
@@ -316,6 +325,9 @@ def test_night2_with_webhooks_adds_only_new_rows_and_retries_last_nights_failure
         latest = max(store.list_transfers(open_id=f[who], limit=100), key=lambda t: t.id)
         assert latest.status == "normalized", who
     assert store.get_grant(f["revoke"]).status == "needs_reauth"
+    # The export created by the lost add is still in flight at TikTok, which refuses a second one.
+    lost = max(store.list_transfers(open_id=f["lost_add"], limit=100), key=lambda t: t.id)
+    assert (lost.status, lost.failure_reason.split(":")[0]) == ("failed", "request_in_flight")
     # Readiness came by webhook: no Check Status calls were needed.
     assert [e for e in log if e["endpoint"] == "check"] == []
     assert store.webhook_event_count("portability.download.ready") > 0
