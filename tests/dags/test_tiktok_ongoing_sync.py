@@ -22,13 +22,13 @@ import uvicorn
 
 from tests.fixtures.airflow import conn_env, free_port
 from tests.fixtures.emulator import EmulatorHandle
+from tests.sync.harness import truth
 from tiktok_portability.client import ClientConfig, TikTokClient
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.clock import OFFSET_ENV
 from tiktok_portability.redact import Secret
 from tiktok_portability.state import StateStore, generate_key
 from tiktok_portability.sync.summary import parse_run_summary
-from tiktok_portability.synth import SyntheticUser, UserSpec
 from tiktok_portability_airflow.settings import AppSettings
 from tiktok_portability_airflow.webhooks import create_app
 
@@ -214,17 +214,7 @@ def night2(airflow_home, world, night1, webhook_receiver):
 
 
 def _truth_counts(emulator: EmulatorHandle, open_id: str, version: int) -> dict[str, int]:
-    u = emulator.user(open_id)
-    u = u.get("user", u)
-    spec = UserSpec(
-        open_id=open_id,
-        seed=u["seed"],
-        generation=u["generation"],
-        txt_variant=u["txt_variant"],
-        size=u["size"],
-        target_bytes=u["target_bytes"],
-    )
-    snap = SyntheticUser(spec).snapshot(version)
+    snap = truth(emulator, open_id, version)
     return {t: len(getattr(snap, t)) for t in EVENT_TABLES}
 
 

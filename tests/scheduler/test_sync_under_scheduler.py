@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from tests.fixtures.emulator import EmulatorHandle
+from tests.sync.harness import truth
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.contract import SYNC_DAG_ID
 from tiktok_portability.state import StateStore
-from tiktok_portability.synth import SyntheticUser, UserSpec
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.scheduler]
 
@@ -145,20 +145,8 @@ def test_the_lake_holds_every_users_rows(night):
             ).fetchall()
         )
         for open_id in night["users"]:
-            u = emulator.user(open_id)
-            u = u.get("user", u)
-            spec = UserSpec(
-                open_id=open_id,
-                seed=u["seed"],
-                generation=u["generation"],
-                txt_variant=u["txt_variant"],
-                size=u["size"],
-                target_bytes=u["target_bytes"],
-            )
-            assert got.get(open_id, 0) == len(getattr(SyntheticUser(spec).snapshot(1), table)), (
-                table,
-                open_id,
-            )
+            expected = len(getattr(truth(emulator, open_id, 1), table))
+            assert got.get(open_id, 0) == expected, (table, open_id)
 
 
 def test_summarize_returned_the_run_summary_as_xcom(night):
