@@ -93,6 +93,21 @@ def _insert(conn: sa.Connection, table: sa.Table):
     return sqlite_dialect.insert(table)
 
 
+def _transfer_row(
+    open_id: str, run_id: str, batch: int | None, categories: Sequence[str], data_format: str, now: datetime
+) -> dict[str, Any]:
+    """The columns every new transfer row starts with, whatever its first status."""
+    return {
+        "open_id": open_id,
+        "run_id": run_id,
+        "batch": batch,
+        "categories": list(categories),
+        "data_format": data_format,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _lock_request(conn: sa.Connection, request_id: int) -> None:
     """Serialize the transactions that touch one request_id (PostgreSQL; SQLite writes are serial).
 
@@ -536,17 +551,11 @@ class StateStore:
         with self._write() as conn:
             _lock_request(conn, request_id)
             stmt = _insert(conn, transfers).values(
-                open_id=open_id,
-                run_id=run_id,
-                batch=batch,
-                categories=list(categories),
-                data_format=data_format,
+                **_transfer_row(open_id, run_id, batch, categories, data_format, now),
                 request_id=request_id,
                 status="requested",
                 attempts=0,
                 requested_at=now,
-                created_at=now,
-                updated_at=now,
             )
             conn.execute(stmt.on_conflict_do_nothing(index_elements=[transfers.c.request_id]))
             row = conn.execute(
@@ -604,18 +613,12 @@ class StateStore:
             result = conn.execute(
                 sa.insert(transfers)
                 .values(
-                    open_id=open_id,
-                    run_id=run_id,
-                    batch=batch,
-                    categories=list(categories),
-                    data_format=data_format,
+                    **_transfer_row(open_id, run_id, batch, categories, data_format, now),
                     request_id=None,
                     status="failed",
                     attempts=1,
                     failure_reason=reason,
                     failed_at=now,
-                    created_at=now,
-                    updated_at=now,
                 )
                 .returning(transfers)
             )

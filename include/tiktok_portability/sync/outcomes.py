@@ -52,25 +52,22 @@ def category_of(failure_reason: str | None) -> str:
     return (failure_reason or "unknown").split(":", 1)[0].strip() or "unknown"
 
 
+# First match wins: the subclasses (ScopeNotAuthorized, AddOutcomeUnknown) come before their bases.
+_CATEGORY_BY_ERROR: tuple[tuple[type[TikTokError], str], ...] = (
+    (ScopeNotAuthorized, SCOPE_NOT_AUTHORIZED),
+    (AddOutcomeUnknown, ADD_OUTCOME_UNKNOWN),
+    (AuthError, NEEDS_REAUTH),
+    (RateLimited, RATE_LIMITED),
+    (ServerError, SERVER_ERROR),
+    (TransportError, TRANSPORT_ERROR),
+    (ArchiveError, ARCHIVE_CORRUPT),
+    (InvalidRequest, INVALID_REQUEST),
+)
+
+
 def classify(exc: TikTokError) -> str:
     """The reason category for an API error that ends one user's step."""
-    if isinstance(exc, ScopeNotAuthorized):
-        return SCOPE_NOT_AUTHORIZED
-    if isinstance(exc, AddOutcomeUnknown):
-        return ADD_OUTCOME_UNKNOWN
-    if isinstance(exc, AuthError):
-        return NEEDS_REAUTH
-    if isinstance(exc, RateLimited):
-        return RATE_LIMITED
-    if isinstance(exc, ServerError):
-        return SERVER_ERROR
-    if isinstance(exc, TransportError):
-        return TRANSPORT_ERROR
-    if isinstance(exc, ArchiveError):
-        return ARCHIVE_CORRUPT
-    if isinstance(exc, InvalidRequest):
-        return INVALID_REQUEST
-    return API_ERROR
+    return next((category for kind, category in _CATEGORY_BY_ERROR if isinstance(exc, kind)), API_ERROR)
 
 
 @dataclass
