@@ -43,22 +43,30 @@ class OccurrenceCounter:
         n = len(arrays[self.columns[0]])
         if n <= _SMALL_SLICE:
             return pa.array(self._count(self._rows(arrays, 0, n)), pa.int32())
-        codes = [_codes(arrays[c]) for c in self.columns]
-        run_codes = codes[: self._run_len]
         change = np.zeros(n, dtype=bool)
-        for c in run_codes:
-            change[1:] |= c[1:] != c[:-1]
+        for name in self.columns[: self._run_len]:
+            change[1:] |= _changes(arrays[name])
         run_id = np.cumsum(change)
-        # Dense id of (run, key): rows with equal ids are the repeats to number.
-        group = run_id.astype(np.int64)
-        for c in codes:
-            _, group = np.unique(group * (int(c.max()) + 2) + (c + 1), return_inverse=True)
-        order = np.argsort(group, kind="stable")
-        ranked = group[order]
-        pos = np.arange(n)
-        starts = np.where(np.concatenate(([True], ranked[1:] != ranked[:-1])), pos, 0)
-        out = np.empty(n, dtype=np.int64)
-        out[order] = pos - np.maximum.accumulate(starts)
+        out = np.zeros(n, dtype=np.int64)
+        # Only rows in runs of two or more can repeat a key; in exports that is a small share.
+        starts = np.flatnonzero(np.concatenate(([True], change[1:])))
+        lengths = np.diff(np.append(starts, n))
+        multi = lengths > 1
+        if multi.any():
+            rows = np.flatnonzero(np.repeat(multi, lengths))
+            take = pa.array(rows)
+            codes = [_codes(arrays[c].take(take)) for c in self.columns]
+            # Dense id of (run, key): rows with equal ids are the repeats to number.
+            group = run_id[rows].astype(np.int64)
+            for c in codes:
+                _, group = np.unique(group * (int(c.max()) + 2) + (c + 1), return_inverse=True)
+            order = np.argsort(group, kind="stable")
+            ranked = group[order]
+            pos = np.arange(len(rows))
+            first = np.where(np.concatenate(([True], ranked[1:] != ranked[:-1])), pos, 0)
+            ranks = np.empty(len(rows), dtype=np.int64)
+            ranks[order] = pos - np.maximum.accumulate(first)
+            out[rows] = ranks
 
         last_run = int(run_id[-1])
         first_rows = self._rows(arrays, 0, 1)
@@ -97,6 +105,17 @@ class OccurrenceCounter:
         return list(zip(*cols, strict=True))
 
 
+def _changes(arr: pa.Array) -> np.ndarray:
+    """``value[i] != value[i - 1]`` for i >= 1, with nulls equal to each other."""
+    if arr.type == TS or pa.types.is_integer(arr.type):
+        # Compared as integers: no hashing. The fill value only meets nulls (valid differs).
+        values = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy()
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        return (values[1:] != values[:-1]) | (valid[1:] != valid[:-1])
+    codes = _codes(arr)
+    return codes[1:] != codes[:-1]
+
+
 def _codes(arr: pa.Array) -> np.ndarray:
     """Integer codes equal exactly where the values are equal (nulls share code -1)."""
     if arr.type == TS:
@@ -123,9 +142,7 @@ class TableBuffer:
             return
         n = cols.rows
         arrays = dict(cols.arrays)
-        arrays["open_id"] = pa.array([self.ctx.open_id] * n, pa.string())
-        arrays["request_id"] = pa.array([self.ctx.request_id] * n, pa.int64())
-        arrays["snapshot_date"] = pa.array([self.ctx.snapshot_date] * n, pa.date32())
+        arrays.update(self._lineage(n))
         if self._occurrence is not None:
             arrays["occurrence"] = self._occurrence.ordinals(arrays)
         schema = self.spec.schema
@@ -136,6 +153,14 @@ class TableBuffer:
         self._rows += n
         while self._rows >= self.batch_rows:
             yield self._take(self.batch_rows)
+
+    def _lineage(self, n: int) -> dict[str, pa.Array]:
+        ctx = self.ctx
+        return {
+            "open_id": pa.repeat(pa.scalar(ctx.open_id, pa.string()), n),
+            "request_id": pa.repeat(pa.scalar(ctx.request_id, pa.int64()), n),
+            "snapshot_date": pa.repeat(pa.scalar(ctx.snapshot_date, pa.date32()), n),
+        }
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         while self._rows:

@@ -91,7 +91,7 @@ class _Run:
         self.user_name, self.user_name_known = name, True
 
     def add_dm_columns(self, cols: SliceColumns, partner: str) -> None:
-        cols.arrays["conversation"] = pa.array([partner] * cols.rows, pa.string())
+        cols.arrays["conversation"] = pa.repeat(pa.scalar(partner, pa.string()), cols.rows)
         cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())  # set when emitted
 
     def direction(self, sender: pa.Array) -> pa.Array:
