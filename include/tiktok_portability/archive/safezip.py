@@ -137,7 +137,7 @@ class _ReadAhead(io.RawIOBase):
                 if not data:
                     break
                 self._put(data)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+        except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)
         self._put(self._END)
 

@@ -24,6 +24,22 @@ PARQUET_OPTIONS: dict[str, Any] = {
 }
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary encoding: text and dates that repeat (users, partners, kinds).
+
+    Timestamps, ids, links and raw timestamp text are nearly unique per row: a dictionary only
+    costs hashing there before Parquet falls back to plain encoding (a third of the write time
+    of watch history, measured), and the files come out the same size.
+    """
+    return [
+        f.name
+        for f in schema
+        if (pa.types.is_string(f.type) or pa.types.is_date(f.type))
+        and f.name != "link"
+        and not f.name.endswith("_raw")
+    ]
+
+
 class ParquetSink:
     """Writes batches to one Parquet file, buffering them into row groups of ``ROW_GROUP_ROWS``.
 
@@ -68,7 +84,9 @@ class ParquetSink:
     def _write_table(self, table: pa.Table) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, self.schema, **PARQUET_OPTIONS)
+            self._writer = pq.ParquetWriter(
+                self.path, self.schema, use_dictionary=dictionary_columns(self.schema), **PARQUET_OPTIONS
+            )
         self._writer.write_table(table, row_group_size=self.row_group_rows)
 
     def _wait(self) -> None:
