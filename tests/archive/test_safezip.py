@@ -146,3 +146,54 @@ def test_file_objects_are_accepted(tmp_path):
     with path.open("rb") as fh:
         names = {name for name, _ in normalize_archive(fh, CTX)}
     assert "watch_history" in names
+
+
+@pytest.fixture
+def read_ahead(monkeypatch):
+    """Every member read on the read-ahead thread (normally only members of 16 MB and more)."""
+    from tiktok_portability.archive import safezip
+
+    monkeypatch.setattr(safezip, "PREFETCH_MIN_BYTES", 0)
+
+
+def _rows(path):
+    return [(name, batch.to_pylist()) for name, batch in drain(path)]
+
+
+def test_read_ahead_yields_the_same_rows(tmp_path, monkeypatch):
+    path = zip_json(tmp_path, "G2")
+    plain = _rows(path)
+    from tiktok_portability.archive import safezip
+
+    monkeypatch.setattr(safezip, "PREFETCH_MIN_BYTES", 0)
+    with SafeZip(path) as zf:
+        assert type(zf.open(zf.members[0]).raw).__name__ == "_ReadAhead"
+    assert _rows(path) == plain
+
+
+def test_read_ahead_raises_stream_errors_where_they_happen(tmp_path, read_ahead):
+    path = zip_members(tmp_path, {"user_data.json": b"[" + b"0," * 400_000 + b"0]"})
+    with SafeZip(path) as zf:
+        zf.limits = ArchiveLimits(max_member_bytes=100_000)
+        stream = zf.open("user_data.json", buffer_size=4096)
+        first = stream.read(50_000)
+        assert first.startswith(b"[0,0,")
+        with pytest.raises(ArchiveTooLargeError, match="decompresses past 100000 bytes"):
+            stream.read()
+        stream.close()
+
+
+def test_read_ahead_reports_corrupt_data(tmp_path, read_ahead):
+    test_corrupt_member_data(tmp_path)
+
+
+def test_closing_early_stops_the_read_ahead_thread(tmp_path, read_ahead):
+    import threading
+
+    path = zip_members(tmp_path, {"user_data.json": b"[" + b"0," * 2_000_000 + b"0]"})
+    with SafeZip(path, ArchiveLimits(max_ratio=10_000)) as zf:
+        stream = zf.open("user_data.json", buffer_size=4096)
+        assert stream.read(10) == b"[0,0,0,0,0"
+        assert any(t.name == "zip-read-ahead" for t in threading.enumerate())
+        stream.close()
+    assert not any(t.name == "zip-read-ahead" for t in threading.enumerate())
