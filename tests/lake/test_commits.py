@@ -22,8 +22,12 @@ def table_files(lake: Lake) -> dict[str, bytes]:
     return {
         k: lake.storage.get_bytes(k)
         for k in lake.storage.list("")
-        if k.endswith(".parquet") and not k.startswith(TMP_PREFIX)
+        if k.endswith(".parquet") and not k.startswith((TMP_PREFIX, "_state/"))
     }
+
+
+def ledger_files(lake: Lake) -> dict[str, bytes]:
+    return {k: lake.storage.get_bytes(k) for k in lake.storage.list("_state/")}
 
 
 def test_rerunning_a_batch_leaves_byte_identical_files(lake: Lake, write_archive):
@@ -38,7 +42,7 @@ def test_rerunning_a_batch_leaves_byte_identical_files(lake: Lake, write_archive
         put(lake, write_archive, "u2", 2, {"watch": WATCH}),
     ]
     first = lake.normalize_batch(refs, "2026-01-01")
-    before = table_files(lake)
+    before, ledger = table_files(lake), ledger_files(lake)
 
     again = lake.normalize_batch(list(reversed(refs)), "2026-01-01")
 
@@ -46,6 +50,9 @@ def test_rerunning_a_batch_leaves_byte_identical_files(lake: Lake, write_archive
     assert again.rows == first.rows == {"watch_history": 4, "followers": 1, "profile": 1}
     assert table_files(lake) == before
     assert sorted(before) == sorted(first.files)
+    # Each user's ledger entry for the date: state.json, plus the follower set that changed.
+    assert ledger_files(lake) == ledger
+    assert sorted(k.rsplit("/", 1)[1] for k in ledger) == ["followers.parquet", "state.json", "state.json"]
 
 
 def test_resyncing_one_user_on_a_date_replaces_their_rows_in_the_other_batch(lake: Lake, write_archive):
@@ -62,10 +69,7 @@ def test_resyncing_one_user_on_a_date_replaces_their_rows_in_the_other_batch(lak
         [put(lake, write_archive, "u1", 3, {"watch": more})], "2026-01-01", "resync-u1"
     )
 
-    assert sorted(resync.rewritten) == [
-        "_watermarks/snapshot_date=2026-01-01/batch-nightly-0.parquet",
-        "watch_history/snapshot_date=2026-01-01/batch-nightly-0.parquet",
-    ]
+    assert sorted(resync.rewritten) == ["watch_history/snapshot_date=2026-01-01/batch-nightly-0.parquet"]
     assert [r["link"] for r in rows_of(lake, "watch_history", open_id="u1")] == ["v1", "v2", "v3"]
     assert [r["link"] for r in rows_of(lake, "watch_history", open_id="u2")] == ["v1", "v2"]
     assert batch.batch_id == "nightly-0"

@@ -6,6 +6,7 @@ import json
 
 from tests.lake.conftest import rows_of
 from tiktok_portability.lake import Lake
+from tiktok_portability.lake.ledger import user_prefix
 from tiktok_portability.redact import fingerprint
 
 DOC = {
@@ -26,7 +27,9 @@ def test_erasing_a_user_removes_rows_raw_archives_and_keeps_everyone_else(lake: 
 
     record = lake.erase_user("gone", requested_by="dpo@example.org")
 
-    assert record.rows_deleted == {"_watermarks": 3, "followers": 1, "profile": 3, "watch_history": 1}
+    assert record.rows_deleted == {"followers": 1, "profile": 3, "watch_history": 1}
+    assert lake.storage.list(user_prefix("gone")) == []
+    assert lake.storage.list(user_prefix("stays")) != []
     assert record.raw_archives_deleted == 3
     assert record.files_deleted >= 1  # the 2026-01-03 batch held only this user
     for table in ("watch_history", "followers", "profile"):

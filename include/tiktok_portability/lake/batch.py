@@ -24,7 +24,7 @@ from tiktok_portability.lake.incremental import (
     lake_schema,
     mode_of,
 )
-from tiktok_portability.lake.previous import PreviousState
+from tiktok_portability.lake.ledger import PreviousState, next_set
 from tiktok_portability.lake.raw import RawArchiveRef
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class ArchiveStage:
         self.paths: dict[str, Path] = {}
         self.rows: dict[str, int] = {}
         self.watermarks: list[tuple[str, Watermark]] = []
+        # Change-log sets after this snapshot, for the tables whose set changed.
+        self.next_sets: dict[str, pa.Table] = {}
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         spec = self.specs.get(table)
@@ -120,13 +122,16 @@ class ArchiveStage:
                 if parts is None and name in tables_present:
                     parts = []
                 current = pa.Table.from_batches(parts, spec.schema) if parts is not None else None
+                previous = self.previous.current_set(self.ref.open_id, name)
                 changes = diff_changelog(
                     spec,
                     current,
-                    self.previous.current_set(self.ref.open_id, name),
+                    previous,
                     request_id=self.ref.request_id,
                     snapshot_date=_as_date(self.ref.snapshot_date),
                 )
+                if changes.num_rows:
+                    self.next_sets[name] = next_set(spec, previous, changes)
                 for part in changes.to_batches():
                     self._write(name, part)
             elif mode is Mode.EVENTS:

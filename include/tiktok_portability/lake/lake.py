@@ -4,7 +4,7 @@ Layout under the lake root (local folder or ``s3://bucket/prefix``)::
 
     raw/snapshot_date=D/user=<hash>/<request_id>.zip|.json   immutable archives + manifests
     <table>/snapshot_date=D/batch-<batch_id>.parquet         one file per (table, date, batch)
-    _watermarks/snapshot_date=D/batch-<batch_id>.parquet     event watermarks per (user, table)
+    _state/user=<hash>/snapshot_date=D/state.json|<t>.parquet each user's state after D (ledger.py)
     _commits/snapshot_date=D/batch-<batch_id>.json           written last: what the batch holds
     _audit/erasure/<date>/<erasure_id>.json                  erasure audit records
     _tmp/                                                    staging (never under a table glob)
@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,8 +27,17 @@ from tiktok_portability import clock
 from tiktok_portability.lake import files, keys
 from tiktok_portability.lake.batch import BatchStage, discard
 from tiktok_portability.lake.errors import CommitError, LakeError, StorageError
+from tiktok_portability.lake.ledger import (
+    STATE,
+    STATE_FILE,
+    PreviousState,
+    entry_key,
+    load_previous,
+    state_document,
+    user_prefix,
+    write_set,
+)
 from tiktok_portability.lake.normalizer import ArchiveNormalizer, DefaultNormalizer
-from tiktok_portability.lake.previous import WATERMARKS, load_previous, watermark_rows
 from tiktok_portability.lake.raw import RawArchiveRef, RawZone
 from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord
 from tiktok_portability.lake.storage import Storage, storage_from_uri
@@ -46,6 +55,9 @@ class _Publish:
     rewrites: list[tuple[str, Any]]
     deletes: list[str]
     manifests: list[tuple[str, dict]]
+    # Each user's ledger entries for the date: (key, bytes or local file), then stale entries.
+    ledger: list[tuple[str, Any]] = field(default_factory=list)
+    ledger_stale: list[str] = field(default_factory=list)
 
 
 class Lake:
@@ -106,10 +118,10 @@ class Lake:
         specs = normalizer.specs
         previous = load_previous(self.storage, specs, sorted({r.open_id for r in chosen}), day)
         ok: list[RawArchiveRef] = []
-        marks = []
         try:
             with self.storage.staging_dir() as folder:
                 stage = BatchStage(folder, specs)
+                ledger: list[tuple[str, Any]] = []
                 for ref in chosen:
                     archive = stage.new_archive(ref, previous)
                     summary: dict[str, Any] = {}
@@ -137,11 +149,25 @@ class Lake:
                         result.reports[str(ref.request_id)] = summary
                     stage.accept(archive)
                     ok.append(ref)
-                    marks.extend((ref.open_id, table, day, wm) for table, wm in archive.watermarks)
+                    ledger.append(
+                        (
+                            entry_key(ref.open_id, day, STATE_FILE),
+                            state_document(batch_id, archive.watermarks),
+                        )
+                    )
+                    for name, current in sorted(archive.next_sets.items()):
+                        key = entry_key(ref.open_id, day, f"{name}.parquet")
+                        ledger.append((key, write_set(folder / "ledger" / key, current)))
                 outputs = stage.close()
-                wm_file = files.write_table(folder / "out" / f"{WATERMARKS}.parquet", watermark_rows(marks))
-                outputs[WATERMARKS] = (wm_file, len(marks))
-                plan = self._plan(day, batch_id, outputs, ok, result, folder)
+                plan = self._plan(day, batch_id, outputs, ok, result, folder, previous)
+                plan.ledger = ledger
+                written = {key for key, _ in ledger}
+                plan.ledger_stale += sorted(
+                    key
+                    for ref in ok
+                    for key in previous.ledgers[ref.open_id].on(day).values()
+                    if key not in written
+                )
                 self._publish(plan)
         except StorageError as exc:
             raise CommitError(f"batch {batch_id} of {day} not committed: {exc}") from exc
@@ -173,6 +199,7 @@ class Lake:
         return sorted(latest.values(), key=lambda r: (r.open_id, r.request_id))
 
     def _manifests(self, day: str) -> dict[str, tuple[str, dict]]:
+        """Every commit manifest of a date (reprocessing reads them all; commits never do)."""
         found = {}
         for key in self.storage.list(f"_commits/{keys.partition(day)}"):
             if key.endswith(".json"):
@@ -180,24 +207,39 @@ class Lake:
                 found[manifest["batch_id"]] = (key, manifest)
         return found
 
-    def _plan(self, day, batch_id, outputs, ok, result, folder) -> _Publish:
+    def _manifest(self, day: str, batch_id: str) -> tuple[str, dict] | None:
+        key = keys.commit_manifest(day, batch_id)
+        if not self.storage.exists(key):
+            return None
+        return key, json.loads(self.storage.get_bytes(key))
+
+    def _plan(self, day, batch_id, outputs, ok, result, folder, previous: PreviousState) -> _Publish:
         plan = _Publish(files=[], stale=[], rewrites=[], deletes=[], manifests=[])
         for table, (path, rows) in sorted(outputs.items()):
             if path is None:
                 continue
-            key = keys.table_file(table, day, batch_id)
-            plan.files.append((key, path))
-            if table != WATERMARKS:
-                result.rows[table] = rows
+            plan.files.append((keys.table_file(table, day, batch_id), path))
+            result.rows[table] = rows
         result.files = [k for k, _ in plan.files]
-        manifests = self._manifests(day)
-        if batch_id in manifests:
-            plan.stale = sorted(set(manifests[batch_id][1]["files"]) - set(result.files))
         users = {keys.user_key(r.open_id) for r in ok}
+        own = self._manifest(day, batch_id)
+        if own is not None:
+            plan.stale = sorted(set(own[1]["files"]) - set(result.files))
+            # Users this batch held before and no longer does (their archive failed this time):
+            # their ledger entries for the date go with their rows.
+            for user in sorted(set(own[1]["users"]) - users):
+                plan.ledger_stale += [
+                    f"{STATE}/user={user}/{keys.partition(day)}/{name}"
+                    for name in (STATE_FILE, *(f"{t}.parquet" for t in self.normalizer.specs))
+                ]
+        # Other batches holding these users on this date (a re-sync): named by the users' ledgers.
+        holders = {previous.holder(self.storage, r.open_id, day) for r in ok} - {None, batch_id}
         open_ids = pa.array(sorted({r.open_id for r in ok}), pa.string())
-        for other_id, (mkey, manifest) in sorted(manifests.items()):
-            if other_id == batch_id or not users & set(manifest["users"]):
+        for other_id in sorted(holders):
+            found = self._manifest(day, other_id)
+            if found is None:
                 continue
+            mkey, manifest = found
             kept_files, kept_rows = [], {}
             for fkey in manifest["files"]:
                 table = files.read_file(self.storage, fkey)
@@ -215,11 +257,11 @@ class Lake:
                 **manifest,
                 "users": sorted(set(manifest["users"]) - users),
                 "files": kept_files,
-                "rows": {k: v for k, v in kept_rows.items() if k != WATERMARKS},
+                "rows": {k: v for k, v in kept_rows.items() if not k.startswith("_")},
             }
             plan.manifests.append((mkey, manifest))
         result.rewritten = [k for k, _ in plan.rewrites] + plan.deletes
-        own = {
+        own_manifest = {
             "batch_id": batch_id,
             "snapshot_date": day,
             "users": sorted(users),
@@ -231,7 +273,7 @@ class Lake:
             "failed": len(result.errors),
             "committed_at": clock.utcnow().isoformat(timespec="seconds"),
         }
-        plan.manifests.append((keys.commit_manifest(day, batch_id), own))
+        plan.manifests.append((keys.commit_manifest(day, batch_id), own_manifest))
         return plan
 
     def _publish(self, plan: _Publish) -> None:
@@ -244,6 +286,13 @@ class Lake:
         for key, path in plan.rewrites:
             self.storage.put_file(key, path)
         for key in plan.deletes:
+            self.storage.delete(key)
+        for key, data in plan.ledger:
+            if isinstance(data, bytes):
+                self.storage.put_bytes(key, data)
+            else:
+                self.storage.put_file(key, data)
+        for key in plan.ledger_stale:
             self.storage.delete(key)
         for key, manifest in plan.manifests:
             self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
@@ -290,8 +339,11 @@ class Lake:
         started = clock.utcnow()
         rows: dict[str, int] = {}
         rewritten = deleted = 0
+        for key in self.storage.list(user_prefix(open_id)):
+            self.storage.delete(key)
+            deleted += 1
         for key in self.storage.list(""):
-            if not key.endswith(".parquet") or key.startswith(("raw/", "_tmp/")):
+            if not key.endswith(".parquet") or key.startswith(("raw/", "_tmp/", f"{STATE}/")):
                 continue
             table = files.read_file(self.storage, key)
             if "open_id" not in table.column_names:

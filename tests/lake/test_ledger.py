@@ -1,0 +1,160 @@
+"""The per-user ledger: a commit reads only its own users' state, whatever else the lake holds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.lake.conftest import JsonNormalizer, rows_of
+from tiktok_portability.lake import Lake
+from tiktok_portability.lake.ledger import user_prefix
+from tiktok_portability.lake.storage import Storage
+
+DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04")
+
+
+class RecordingStorage(Storage):
+    """Passes every call through and records the keys and prefixes that were read."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.reads: list[str] = []
+
+    def uri(self, key: str = "") -> str:
+        return self.inner.uri(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.inner.put_bytes(key, data)
+
+    def put_file(self, key: str, local_path: Path) -> None:
+        self.inner.put_file(key, local_path)
+
+    def get_bytes(self, key: str) -> bytes:
+        self.reads.append(key)
+        return self.inner.get_bytes(key)
+
+    def size(self, key: str) -> int | None:
+        self.reads.append(key)
+        return self.inner.size(key)
+
+    def list(self, prefix: str) -> list[str]:
+        self.reads.append(prefix)
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        self.reads.append(key)
+        with self.inner.local_copy(key) as path:
+            yield path
+
+    @contextlib.contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        with self.inner.staging_dir() as path:
+            yield path
+
+    def exists(self, key: str) -> bool:
+        self.reads.append(key)
+        return self.inner.exists(key)
+
+
+def doc(day_index: int) -> dict:
+    """The full export on night ``day_index``: one more watch event each night, same follower."""
+    watch = [(f"2026-01-0{d + 1} 10:00:00", f"v{d}") for d in range(day_index + 1)]
+    return {"watch": watch, "followers": [["alice", "2025-12-01 00:00:00"]]}
+
+
+def test_a_commit_reads_only_its_own_users_state(local_lake: Lake, write_archive):
+    """Other batches and earlier dates add files to the lake, not reads to a batch."""
+    for n, day in enumerate(DAYS[:3]):
+        for b in range(6):  # six other batches of two users every night
+            refs = [
+                local_lake.raw.put_archive(
+                    f"other-{b}-{i}", day, 100 * b + i + 1000 * n, write_archive(doc(n))
+                )
+                for i in range(2)
+            ]
+            local_lake.normalize_batch(refs, day, batch_id=f"night-{b}")
+        me = local_lake.raw.put_archive("me", day, 9000 + n, write_archive(doc(n)))
+        local_lake.normalize_batch([me], day, batch_id="mine")
+    recording = RecordingStorage(local_lake.storage)
+    lake = Lake(recording, normalizer=JsonNormalizer())
+    ref = lake.raw.put_archive("me", DAYS[3], 9003, write_archive(doc(3)))
+    recording.reads.clear()
+
+    result = lake.normalize_batch([ref], DAYS[3], batch_id="mine")
+
+    assert result.rows == {"watch_history": 1}
+    mine = user_prefix("me")
+    allowed = (mine, f"raw/snapshot_date={DAYS[3]}/user=", f"_commits/snapshot_date={DAYS[3]}/batch-mine")
+    assert recording.reads
+    assert [k for k in recording.reads if not k.startswith(allowed)] == []
+    # One listing of the user's ledger, its newest state and set, the archive, the own manifest.
+    assert len(recording.reads) <= 8
+
+
+def test_incremental_state_comes_from_the_ledger_across_dates(lake: Lake, write_archive):
+    for n, day in enumerate(DAYS):
+        lake.normalize_batch([lake.raw.put_archive("u", day, n + 1, write_archive(doc(n)))], day)
+
+    assert [r["link"] for r in rows_of(lake, "watch_history")] == ["v0", "v1", "v2", "v3"]
+    changes = [(str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")]
+    assert changes == [("2026-01-01", "alice", "follow")]
+    days = sorted({k.split("/")[2] for k in lake.storage.list(user_prefix("u"))})
+    assert days == [f"snapshot_date={d}" for d in DAYS]
+
+
+def test_unfollowed_by_everyone_then_followed_again(lake: Lake, write_archive):
+    sets = [["alice", "bob"], [], ["alice"]]
+    for n, names in enumerate(sets):
+        followers = [[name, "2025-12-01 00:00:00"] for name in names]
+        ref = lake.raw.put_archive("u", DAYS[n], n + 1, write_archive({"followers": followers}))
+        lake.normalize_batch([ref], DAYS[n])
+
+    changes = sorted(
+        (str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")
+    )
+    assert changes == [
+        ("2026-01-01", "alice", "follow"),
+        ("2026-01-01", "bob", "follow"),
+        ("2026-01-02", "alice", "unfollow"),
+        ("2026-01-02", "bob", "unfollow"),
+        ("2026-01-03", "alice", "follow"),
+    ]
+
+
+def test_a_retry_that_loses_a_user_drops_their_state_for_the_date(local_lake: Lake, write_archive, tmp_path):
+    lake = local_lake
+    watch = {"watch": [("2026-01-01 10:00:00", "v1")]}
+    good = [lake.raw.put_archive(u, DAYS[0], i + 1, write_archive(watch)) for i, u in enumerate(("u1", "u2"))]
+    lake.normalize_batch(good, DAYS[0], batch_id="night")
+    assert lake.storage.list(user_prefix("u2"))
+
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    broken = lake.raw.put_archive("u2", DAYS[0], 7, garbage)
+    result = lake.normalize_batch([good[0], broken], DAYS[0], batch_id="night")
+
+    assert [e.open_id for e in result.errors] == ["u2"]
+    assert rows_of(lake, "watch_history", open_id="u2") == []
+    assert lake.storage.list(user_prefix("u2")) == []
+    # So the next night loads u2's events as new instead of skipping them.
+    nxt = lake.raw.put_archive("u2", DAYS[1], 8, write_archive(watch))
+    lake.normalize_batch([nxt], DAYS[1])
+    assert [r["link"] for r in rows_of(lake, "watch_history", open_id="u2")] == ["v1"]
+
+
+def test_rebuilding_a_date_without_a_section_removes_its_stale_set(local_lake: Lake, write_archive):
+    lake = local_lake
+    with_followers = lake.raw.put_archive("u", DAYS[0], 1, write_archive(doc(0)))
+    lake.normalize_batch([with_followers], DAYS[0], batch_id="night")
+    names = sorted(k.rsplit("/", 1)[1] for k in lake.storage.list(user_prefix("u")))
+    assert names == ["followers.parquet", "state.json"]
+
+    without = lake.raw.put_archive("u", DAYS[0], 2, write_archive({"watch": doc(0)["watch"]}))
+    lake.normalize_batch([without], DAYS[0], batch_id="night")
+
+    assert [k.rsplit("/", 1)[1] for k in lake.storage.list(user_prefix("u"))] == ["state.json"]
