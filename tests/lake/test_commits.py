@@ -50,9 +50,9 @@ def test_rerunning_a_batch_leaves_byte_identical_files(lake: Lake, write_archive
     assert again.rows == first.rows == {"watch_history": 4, "followers": 1, "profile": 1}
     assert table_files(lake) == before
     assert sorted(before) == sorted(first.files)
-    # Each user's ledger entry for the date: state.json, plus the follower set that changed.
+    # One ledger file per user for the date, rewritten byte for byte.
     assert ledger_files(lake) == ledger
-    assert sorted(k.rsplit("/", 1)[1] for k in ledger) == ["followers.parquet", "state.json", "state.json"]
+    assert sorted(k.rsplit("/", 1)[1] for k in ledger) == ["2026-01-01.state.arrow"] * 2
 
 
 def test_resyncing_one_user_on_a_date_replaces_their_rows_in_the_other_batch(lake: Lake, write_archive):

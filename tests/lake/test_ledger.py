@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.lake.conftest import JsonNormalizer, rows_of
+from tests.lake.conftest import FOLLOWERS, JsonNormalizer, rows_of
 from tiktok_portability.lake import Lake
-from tiktok_portability.lake.ledger import user_prefix
+from tiktok_portability.lake.ledger import read_state, set_of, user_prefix
 from tiktok_portability.lake.storage import Storage
 
 DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04")
@@ -103,8 +103,15 @@ def test_incremental_state_comes_from_the_ledger_across_dates(lake: Lake, write_
     assert [r["link"] for r in rows_of(lake, "watch_history")] == ["v0", "v1", "v2", "v3"]
     changes = [(str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")]
     assert changes == [("2026-01-01", "alice", "follow")]
-    days = sorted({k.split("/")[2] for k in lake.storage.list(user_prefix("u"))})
-    assert days == [f"snapshot_date={d}" for d in DAYS]
+    keys = lake.storage.list(user_prefix("u"))
+    assert [k.rsplit("/", 1)[1] for k in keys] == [f"{d}.state.arrow" for d in DAYS]
+    # The follower set is stored on the date it changed; later files point back to it.
+    docs = [read_state(lake.storage, k) for k in keys]
+    assert [d["sets_at"] for d, _ in docs] == [{"followers": DAYS[0]}] * 4
+    held = [set_of(t, "followers", FOLLOWERS) for _, t in docs]
+    assert held[0].column("user_name").to_pylist() == ["alice"]
+    assert held[1:] == [None, None, None]
+    assert docs[-1][0]["watermarks"]["watch_history"]["keys_at_max"]
 
 
 def test_unfollowed_by_everyone_then_followed_again(lake: Lake, write_archive):
@@ -147,14 +154,22 @@ def test_a_retry_that_loses_a_user_drops_their_state_for_the_date(local_lake: La
     assert [r["link"] for r in rows_of(lake, "watch_history", open_id="u2")] == ["v1"]
 
 
-def test_rebuilding_a_date_without_a_section_removes_its_stale_set(local_lake: Lake, write_archive):
+def test_rebuilding_a_date_without_a_section_drops_its_set(local_lake: Lake, write_archive):
     lake = local_lake
     with_followers = lake.raw.put_archive("u", DAYS[0], 1, write_archive(doc(0)))
     lake.normalize_batch([with_followers], DAYS[0], batch_id="night")
-    names = sorted(k.rsplit("/", 1)[1] for k in lake.storage.list(user_prefix("u")))
-    assert names == ["followers.parquet", "state.json"]
+    (key,) = lake.storage.list(user_prefix("u"))
+    assert set_of(read_state(lake.storage, key)[1], "followers", FOLLOWERS) is not None
 
     without = lake.raw.put_archive("u", DAYS[0], 2, write_archive({"watch": doc(0)["watch"]}))
     lake.normalize_batch([without], DAYS[0], batch_id="night")
 
-    assert [k.rsplit("/", 1)[1] for k in lake.storage.list(user_prefix("u"))] == ["state.json"]
+    assert lake.storage.list(user_prefix("u")) == [key]
+    state, row = read_state(lake.storage, key)
+    assert (state["sets_at"], set_of(row, "followers", FOLLOWERS)) == ({}, None)
+    # The next night starts the follower log afresh instead of diffing against a stale set.
+    nxt = lake.raw.put_archive("u", DAYS[1], 3, write_archive(doc(1)))
+    lake.normalize_batch([nxt], DAYS[1])
+    assert [(r["user_name"], r["change"]) for r in rows_of(lake, "followers", open_id="u")] == [
+        ("alice", "follow")
+    ]

@@ -4,7 +4,7 @@ Layout under the lake root (local folder or ``s3://bucket/prefix``)::
 
     raw/snapshot_date=D/user=<hash>/<request_id>.zip|.json   immutable archives + manifests
     <table>/snapshot_date=D/batch-<batch_id>.parquet         one file per (table, date, batch)
-    _state/user=<hash>/snapshot_date=D/state.json|<t>.parquet each user's state after D (ledger.py)
+    _state/user=<hash>/<D>.state.arrow                       each user's state after D (ledger.py)
     _commits/snapshot_date=D/batch-<batch_id>.json           written last: what the batch holds
     _audit/erasure/<date>/<erasure_id>.json                  erasure audit records
     _tmp/                                                    staging (never under a table glob)
@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -29,13 +30,12 @@ from tiktok_portability.lake.batch import BatchStage, discard
 from tiktok_portability.lake.errors import CommitError, LakeError, StorageError
 from tiktok_portability.lake.ledger import (
     STATE,
-    STATE_FILE,
     PreviousState,
     entry_key,
+    entry_name,
     load_previous,
-    state_document,
     user_prefix,
-    write_set,
+    write_state,
 )
 from tiktok_portability.lake.normalizer import ArchiveNormalizer, DefaultNormalizer
 from tiktok_portability.lake.raw import RawArchiveRef, RawZone
@@ -56,7 +56,7 @@ class _Publish:
     deletes: list[str]
     manifests: list[tuple[str, dict]]
     # Each user's ledger entries for the date: (key, bytes or local file), then stale entries.
-    ledger: list[tuple[str, Any]] = field(default_factory=list)
+    ledger: list[tuple[str, Path]] = field(default_factory=list)
     ledger_stale: list[str] = field(default_factory=list)
 
 
@@ -121,7 +121,8 @@ class Lake:
         try:
             with self.storage.staging_dir() as folder:
                 stage = BatchStage(folder, specs)
-                ledger: list[tuple[str, Any]] = []
+                ledger: list[tuple[str, Path]] = []
+                (folder / "ledger").mkdir()
                 for ref in chosen:
                     archive = stage.new_archive(ref, previous)
                     summary: dict[str, Any] = {}
@@ -149,25 +150,22 @@ class Lake:
                         result.reports[str(ref.request_id)] = summary
                     stage.accept(archive)
                     ok.append(ref)
-                    ledger.append(
-                        (
-                            entry_key(ref.open_id, day, STATE_FILE),
-                            state_document(batch_id, archive.watermarks),
-                        )
+                    sets_at = {
+                        table: at for (uid, table), at in previous.set_dates.items() if uid == ref.open_id
+                    }
+                    sets_at.update(dict.fromkeys(archive.next_sets, day))
+                    state = write_state(
+                        folder / "ledger" / f"{len(ledger)}.arrow",
+                        specs,
+                        batch_id=batch_id,
+                        watermarks=archive.watermarks,
+                        changed_sets=archive.next_sets,
+                        sets_at=sets_at,
                     )
-                    for name, current in sorted(archive.next_sets.items()):
-                        key = entry_key(ref.open_id, day, f"{name}.parquet")
-                        ledger.append((key, write_set(folder / "ledger" / key, current)))
+                    ledger.append((entry_key(ref.open_id, day), state))
                 outputs = stage.close()
                 plan = self._plan(day, batch_id, outputs, ok, result, folder, previous)
                 plan.ledger = ledger
-                written = {key for key, _ in ledger}
-                plan.ledger_stale += sorted(
-                    key
-                    for ref in ok
-                    for key in previous.ledgers[ref.open_id].on(day).values()
-                    if key not in written
-                )
                 self._publish(plan)
         except StorageError as exc:
             raise CommitError(f"batch {batch_id} of {day} not committed: {exc}") from exc
@@ -228,10 +226,7 @@ class Lake:
             # Users this batch held before and no longer does (their archive failed this time):
             # their ledger entries for the date go with their rows.
             for user in sorted(set(own[1]["users"]) - users):
-                plan.ledger_stale += [
-                    f"{STATE}/user={user}/{keys.partition(day)}/{name}"
-                    for name in (STATE_FILE, *(f"{t}.parquet" for t in self.normalizer.specs))
-                ]
+                plan.ledger_stale += [f"{STATE}/user={user}/{entry_name(day)}"]
         # Other batches holding these users on this date (a re-sync): named by the users' ledgers.
         holders = {previous.holder(self.storage, r.open_id, day) for r in ok} - {None, batch_id}
         open_ids = pa.array(sorted({r.open_id for r in ok}), pa.string())
@@ -287,11 +282,8 @@ class Lake:
             self.storage.put_file(key, path)
         for key in plan.deletes:
             self.storage.delete(key)
-        for key, data in plan.ledger:
-            if isinstance(data, bytes):
-                self.storage.put_bytes(key, data)
-            else:
-                self.storage.put_file(key, data)
+        for key, path in plan.ledger:
+            self.storage.put_file(key, path)
         for key in plan.ledger_stale:
             self.storage.delete(key)
         for key, manifest in plan.manifests:

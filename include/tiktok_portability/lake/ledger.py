@@ -2,17 +2,21 @@
 
 Loading a batch's previous state must cost what the batch costs, not what the lake holds: with
 100,000 users in batches of 100, a night writes 1,000 files per table, and a reader that scanned
-every earlier file would read O(dates x batches) files per batch. So every commit also writes,
-per user::
+every earlier file would read O(dates x batches) files per batch. So every commit also writes one
+file per user::
 
-    _state/user=<h>/snapshot_date=D/state.json        batch id + event watermarks after D
-    _state/user=<h>/snapshot_date=D/<table>.parquet   the change-log set after D (when it changed)
+    _state/user=<h>/<D>.state.arrow
 
-A batch lists each of its users' folders (one listing per user, a few hundred keys after a year)
-and reads the newest entries dated before D. The ledger is derived from the same commits as the
-tables and is rewritten with them, so reprocessing a date reproduces it. ``state.json`` also names
-the batch that holds the user on D, which is how a re-sync finds the rows to replace without
-reading every manifest of the date.
+an Arrow IPC file whose metadata holds the batch that holds the user on D, the watermark of every
+event table (carried forward) and, per change-log table, the date whose file holds the current
+set; its single row holds the sets that changed on D (one ``list<struct>`` column per change-log
+table, null when unchanged). A batch lists each of its users' folders (one listing per user, a
+few hundred keys after a year), reads the newest file dated before D and, for a set that changed
+earlier, the file of that date. One file per user and night, in one flat folder per user, keeps a
+commit's extra cost small (creating a file or folder costs ~0.5-1 ms on a local disk, a PUT on S3).
+The ledger is derived from the same commits as the tables and rewritten with them, so
+reprocessing a date reproduces it; the batch id it records is how a re-sync finds the rows to
+replace without reading every manifest of the date.
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from tiktok_portability.lake import files, keys
+from tiktok_portability.lake import keys
 from tiktok_portability.lake.incremental import (
     CHANGE_COLUMN,
     FOLLOW,
@@ -38,16 +41,22 @@ from tiktok_portability.lake.incremental import (
 from tiktok_portability.lake.storage import Storage
 
 STATE = "_state"
-STATE_FILE = "state.json"
+STATE_FILE = "state.arrow"
 LEDGER_VERSION = 1
+_META = b"tiktok_portability.ledger"
+_IPC = pa.ipc.IpcWriteOptions(compression="zstd")
 
 
 def user_prefix(open_id: str) -> str:
     return f"{STATE}/user={keys.user_key(open_id)}/"
 
 
-def entry_key(open_id: str, day: str, name: str) -> str:
-    return f"{user_prefix(open_id)}{keys.partition(day)}/{name}"
+def entry_name(day: str, name: str = STATE_FILE) -> str:
+    return f"{day}.{name}"
+
+
+def entry_key(open_id: str, day: str, name: str = STATE_FILE) -> str:
+    return f"{user_prefix(open_id)}{entry_name(day, name)}"
 
 
 @dataclass
@@ -72,9 +81,9 @@ def read_ledger(storage: Storage, open_id: str) -> UserLedger:
     ledger = UserLedger(open_id)
     prefix = user_prefix(open_id)
     for key in storage.list(prefix):
-        day = files.partition_date(key)
-        if day is not None:
-            ledger.entries.setdefault(day, {})[key.rsplit("/", 1)[1]] = key
+        day, _, name = key.rsplit("/", 1)[1].partition(".")
+        if name:
+            ledger.entries.setdefault(day, {})[name] = key
     return ledger
 
 
@@ -84,6 +93,8 @@ class PreviousState:
 
     watermarks: dict[tuple[str, str], Watermark] = field(default_factory=dict)
     sets: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
+    # The date whose ledger file holds each set (carried into the next file while it is unchanged).
+    set_dates: dict[tuple[str, str], str] = field(default_factory=dict)
     ledgers: dict[str, UserLedger] = field(default_factory=dict)
 
     def watermark(self, open_id: str, table: str) -> Watermark | None:
@@ -98,7 +109,7 @@ class PreviousState:
         key = ledger.on(day).get(STATE_FILE) if ledger is not None else None
         if key is None:
             return None
-        return json.loads(storage.get_bytes(key)).get("batch_id")
+        return read_state(storage, key)[0].get("batch_id")
 
 
 def load_previous(
@@ -106,25 +117,42 @@ def load_previous(
 ) -> PreviousState:
     """Watermarks and change-log sets of ``open_ids`` as of the newest dates before ``day``."""
     state = PreviousState()
+    changelogs = {name: spec for name, spec in specs.items() if mode_of(spec) is Mode.CHANGELOG}
     for open_id in open_ids:
         ledger = state.ledgers[open_id] = read_ledger(storage, open_id)
         key = ledger.latest_before(day, STATE_FILE)
-        if key is not None:
-            for table, mark in json.loads(storage.get_bytes(key)).get("watermarks", {}).items():
-                state.watermarks[(open_id, table)] = Watermark(
-                    mark["max_event_us"], frozenset(mark["keys_at_max"]), frozenset(mark["keys_without_time"])
-                )
-        for name, spec in specs.items():
-            if mode_of(spec) is not Mode.CHANGELOG:
+        if key is None:
+            continue
+        doc, newest = read_state(storage, key)
+        for table, mark in doc.get("watermarks", {}).items():
+            state.watermarks[(open_id, table)] = Watermark(
+                mark["max_event_us"], frozenset(mark["keys_at_max"]), frozenset(mark["keys_without_time"])
+            )
+        files_by_day = {key.rsplit("/", 1)[1][:10]: newest}
+        for name, spec in changelogs.items():
+            at = doc.get("sets_at", {}).get(name)
+            if at is None:
                 continue
-            key = ledger.latest_before(day, f"{name}.parquet")
-            if key is not None:
-                state.sets[(open_id, name)] = files.read_file(storage, key).cast(spec.schema)
+            if at not in files_by_day:
+                older = ledger.on(at).get(STATE_FILE)
+                files_by_day[at] = read_state(storage, older)[1] if older is not None else None
+            found = set_of(files_by_day[at], name, spec)
+            if found is not None:
+                state.sets[(open_id, name)] = found
+                state.set_dates[(open_id, name)] = at
     return state
 
 
-def state_document(batch_id: str, watermarks: Sequence[tuple[str, Watermark]]) -> bytes:
-    """``state.json``: deterministic bytes for the same batch and watermarks."""
+def write_state(
+    path: Path,
+    specs: Mapping[str, TableSpecLike],
+    *,
+    batch_id: str,
+    watermarks: Sequence[tuple[str, Watermark]],
+    changed_sets: Mapping[str, pa.Table],
+    sets_at: Mapping[str, str],
+) -> Path:
+    """One user's ledger file for a date: deterministic bytes for the same inputs."""
     doc = {
         "version": LEDGER_VERSION,
         "batch_id": batch_id,
@@ -136,8 +164,49 @@ def state_document(batch_id: str, watermarks: Sequence[tuple[str, Watermark]]) -
             }
             for table, wm in sorted(watermarks)
         },
+        "sets_at": dict(sorted(sets_at.items())),
     }
-    return json.dumps(doc, sort_keys=True, indent=1).encode()
+    fields, columns = [], []
+    for name, spec in sorted(specs.items()):
+        if mode_of(spec) is not Mode.CHANGELOG:
+            continue
+        kind = pa.list_(pa.struct(list(spec.schema)))
+        fields.append(pa.field(name, kind))
+        rows = changed_sets.get(name)
+        if rows is None:
+            columns.append(pa.nulls(1, kind))
+            continue
+        rows = rows.cast(spec.schema).combine_chunks()
+        structs = pa.StructArray.from_arrays(
+            [
+                rows.column(i).chunk(0) if rows.column(i).num_chunks else pa.array([], f.type)
+                for i, f in enumerate(spec.schema)
+            ],
+            fields=list(spec.schema),
+        )
+        columns.append(pa.ListArray.from_arrays(pa.array([0, len(structs)], pa.int32()), structs))
+    schema = pa.schema(fields, metadata={_META: json.dumps(doc, sort_keys=True).encode()})
+    table = pa.Table.from_arrays(columns, schema=schema) if fields else schema.empty_table()
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema, options=_IPC) as writer:
+        writer.write_table(table)
+    return path
+
+
+def read_state(storage: Storage, key: str) -> tuple[dict, pa.Table]:
+    """A ledger file's document (batch, watermarks, set dates) and its row of changed sets."""
+    with storage.local_copy(key) as path, pa.OSFile(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    return json.loads(table.schema.metadata[_META]), table
+
+
+def set_of(table: pa.Table | None, name: str, spec: TableSpecLike) -> pa.Table | None:
+    """The set a ledger file holds for ``name`` (an empty set is a set), or None."""
+    if table is None or name not in table.column_names or table.num_rows == 0:
+        return None
+    cell = table.column(name).combine_chunks()
+    if not cell.is_valid()[0].as_py():
+        return None
+    return pa.Table.from_struct_array(cell.flatten()).cast(spec.schema)
 
 
 def next_set(spec: TableSpecLike, previous: pa.Table | None, changes: pa.Table) -> pa.Table:
@@ -148,10 +217,3 @@ def next_set(spec: TableSpecLike, previous: pa.Table | None, changes: pa.Table) 
         as_follows = previous.append_column(CHANGE_COLUMN, pa.repeat(pa.scalar(FOLLOW), previous.num_rows))
         history = pa.concat_tables([as_follows.cast(changes.schema), changes])
     return fold_changelog(history, spec)
-
-
-def write_set(path: Path, table: pa.Table) -> Path:
-    """A set file, written even when empty (an empty set after unfollows is a fact to keep)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, **files.PARQUET_OPTIONS)
-    return path
