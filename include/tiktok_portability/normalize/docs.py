@@ -39,22 +39,31 @@ with an unparseable date is kept with a null timestamp and its raw text.
 ## Decisions
 
 - **Streaming**: the JSON is walked with a small Python walker and decoded in ~1 MB slices by
-  msgspec (C), cut at object boundaries; memory stays flat (about 230 MB peak RSS, independent
-  of size). Record lists decode into `msgspec.Struct`s learned from the list's first slice (one
-  field per raw key; a slice with a new key falls back to dicts and widens the struct), value
-  ends are found with msgspec's `Raw` decoder so nothing is decoded twice, and video ids,
-  timestamps and occurrence ordinals are computed per slice with Arrow/numpy kernels. Measured
-  with `bench/normalize.py` on a 100 MB G2 export (2 shared cores, load ~3), Parquet included:
-  this normalizer 2.3 s / 250 MB, json.load + pandas.json_normalize 4.2 s / 863 MB (load ~3;
-  earlier run: DuckDB read_json -> Parquet 3.1 s / 430 MB); unzipping alone takes ~0.45 s of it
-  and msgspec decoding ~0.5 s. More numbers: `docs/lake.md`, Benchmark.
-- **Not pyarrow.json**: turning each list slice into newline-delimited JSON for
-  `pyarrow.json.read_json` (C++, multi-threaded, Arrow columns directly) was prototyped and
-  rejected. On the 100 MB export's watch history (58 MB, 431k records), in CPU seconds:
-  msgspec structs + `pa.array` 0.18 s; NDJSON conversion 0.10 s + `read_json` 0.24 s (threads
-  add CPU and saved no wall time on 2 shared cores). Even a free decoder leaves unzip (~0.25 s),
-  timestamp/video-id/string kernels (~0.45 s) and zstd Parquet (~0.3 s) against the naive
-  engine's ~3.8 CPU s, so the issue's 5x target is out of reach for any decode design here.
+  msgspec (C), cut at object boundaries; memory stays flat (about 260 MB peak RSS, the same at
+  100 and 500 MB). Record lists decode into `msgspec.Struct`s learned from the list's first slice
+  (one field per raw key; a slice with a new key falls back to dicts and widens the struct),
+  value ends are found with msgspec's `Raw` decoder so nothing is decoded twice, and video ids,
+  timestamps and occurrence ordinals are computed per slice with Arrow/numpy kernels (ordinals
+  only group the rows of same-second runs). Numbers: `docs/benchmarks.md`.
+- **Two cores, two helper threads**: members of 16 MB and more are inflated (and CRC-checked) on
+  a read-ahead thread, and the lake's Parquet writer encodes each 65,536-row group on a
+  background thread; zlib and Parquet release the GIL, so both overlap the decoding. Parquet uses
+  zstd level 1 (faster and smaller than level 3 on this data) and dictionaries only for text and
+  dates that repeat (timestamps, ids, links and raw timestamp text are nearly unique: a
+  dictionary there cost a third of watch history's write time and saved no bytes).
+- **Not pyarrow.json**: turning each list slice into newline-delimited JSON (the pretty-printed
+  separator `},\n` cannot occur inside a JSON string) for `pyarrow.json.read_json` gives Arrow
+  columns without Python objects and without the GIL. Measured twice and rejected: on the 100 MB
+  export it cost 0.55 s of parsing plus 0.22 s of separator rewriting against 0.46 s for msgspec
+  structs + picking + `pa.array`.
+- **Why not 5x the naive engine**: the work left costs ~1.7 CPU s per 100 MB (inflate ~0.15,
+  decode ~0.3, picking and `pa.array` ~0.2, string/timestamp/video-id kernels ~0.45, ordinals and
+  batching ~0.15, Parquet ~0.3, walking ~0.15) against the naive engine's ~3.7-4.5 s; 5x needs
+  ~0.8 s of wall time. Splitting the work over both cores does not get there: two copies of the
+  normalizer running at once each need ~40 % more CPU time (the work is memory-bound; two pure
+  Python loops run at full speed side by side), so the best split is ~1.4x, and the threads above
+  already take part of it. Closing the rest needs a compiled decoder that writes Arrow buffers
+  directly, which the core's pure-Python rule rules out.
 - **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports.
   DM batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
   scratch file in the system temp dir, so memory stays flat) and released with their direction
