@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Airflow from source (about 10 s each). Byte-code is compiled at install and kept.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv test demo lint format bench bench-normalize bench-sync emulator lock clean
+.PHONY: venv test demo lint format bench bench-normalize bench-sync bench-lake-state emulator lock clean
 
 venv: $(VENV)/.installed
 
@@ -42,13 +42,16 @@ format: venv
 demo: venv
 	$(PY) scripts/demo.py
 
-bench: bench-normalize bench-sync
+bench: bench-normalize bench-sync bench-lake-state
 
 bench-normalize: venv
 	$(PY) bench/normalize.py
 
 bench-sync: venv
 	$(PY) bench/sync.py
+
+bench-lake-state: venv
+	$(PY) bench/lake_state.py
 
 emulator: venv
 	$(VENV)/bin/tiktok-portability emulator --host 127.0.0.1 --port 8765

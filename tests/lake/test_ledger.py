@@ -2,63 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
-
 from tests.lake.conftest import FOLLOWERS, JsonNormalizer, rows_of
 from tiktok_portability.lake import Lake
 from tiktok_portability.lake.ledger import read_state, set_of, user_prefix
-from tiktok_portability.lake.storage import Storage
+from tiktok_portability.lake.storage import RecordingStorage
 
 DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04")
-
-
-class RecordingStorage(Storage):
-    """Passes every call through and records the keys and prefixes that were read."""
-
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.reads: list[str] = []
-
-    def uri(self, key: str = "") -> str:
-        return self.inner.uri(key)
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.inner.put_bytes(key, data)
-
-    def put_file(self, key: str, local_path: Path) -> None:
-        self.inner.put_file(key, local_path)
-
-    def get_bytes(self, key: str) -> bytes:
-        self.reads.append(key)
-        return self.inner.get_bytes(key)
-
-    def size(self, key: str) -> int | None:
-        self.reads.append(key)
-        return self.inner.size(key)
-
-    def list(self, prefix: str) -> list[str]:
-        self.reads.append(prefix)
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    @contextlib.contextmanager
-    def local_copy(self, key: str) -> Iterator[Path]:
-        self.reads.append(key)
-        with self.inner.local_copy(key) as path:
-            yield path
-
-    @contextlib.contextmanager
-    def staging_dir(self) -> Iterator[Path]:
-        with self.inner.staging_dir() as path:
-            yield path
-
-    def exists(self, key: str) -> bool:
-        self.reads.append(key)
-        return self.inner.exists(key)
 
 
 def doc(day_index: int) -> dict:
