@@ -39,10 +39,11 @@ def test_a_commit_reads_only_its_own_users_state(local_lake: Lake, write_archive
     assert result.rows == {"watch_history": 1}
     mine = user_prefix("me")
     allowed = (mine, f"raw/snapshot_date={DAYS[3]}/user=", f"_commits/snapshot_date={DAYS[3]}/batch-mine")
-    assert recording.reads
-    assert [k for k in recording.reads if not k.startswith(allowed)] == []
+    # Besides: one look for a pre-ledger layout per Lake object (an empty listing in a new lake).
+    assert recording.reads[0] == "_watermarks/"
+    assert [k for k in recording.reads[1:] if not k.startswith(allowed)] == []
     # One listing of the user's ledger, its newest state and set, the archive, the own manifest.
-    assert len(recording.reads) <= 8
+    assert len(recording.reads) <= 9
 
 
 def test_incremental_state_comes_from_the_ledger_across_dates(lake: Lake, write_archive):

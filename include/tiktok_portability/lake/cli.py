@@ -72,6 +72,14 @@ def _reprocess(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _migrate_ledger(args: argparse.Namespace) -> int:
+    from tiktok_portability.lake import summarize
+
+    results = _lake(args).migrate_ledger()
+    _print({"dates": sorted({r.snapshot_date for r in results}), **summarize(results)})
+    return 0 if all(r.ok for r in results) else 1
+
+
 def _erase(args: argparse.Namespace) -> int:
     record = _lake(args).erase_user(args.open_id, requested_by=args.requested_by)
     _print(record.to_dict())
@@ -111,3 +119,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     again.add_argument("--snapshot-date", required=True, help="YYYY-MM-DD")
     _add_lake_args(again)
     again.set_defaults(handler=_reprocess)
+    migrate = lake_sub.add_parser(
+        "migrate-ledger",
+        help="upgrade a lake written before the per-user ledger (rebuilds every date in order)",
+    )
+    _add_lake_args(migrate)
+    migrate.set_defaults(handler=_migrate_ledger)

@@ -45,6 +45,9 @@ from tiktok_portability.redact import fingerprint
 
 log = logging.getLogger(__name__)
 
+# Where lakes written before the per-user ledger kept their per-batch watermark files.
+LEGACY_WATERMARKS = "_watermarks"
+
 
 @dataclass
 class _Publish:
@@ -65,6 +68,7 @@ class Lake:
         self.storage = storage
         self.raw = RawZone(storage)
         self._normalizer = normalizer
+        self._layout_checked = False
 
     @classmethod
     def from_uri(
@@ -113,6 +117,7 @@ class Lake:
             batch_id = keys.default_batch_id([r.open_id for r in refs])
         batch_id = keys.check_batch_id(batch_id)
         result = BatchResult(batch_id=batch_id, snapshot_date=day)
+        self._check_layout()
         chosen = self._choose(refs, day, result)
         normalizer = self.normalizer
         specs = normalizer.specs
@@ -288,6 +293,35 @@ class Lake:
             self.storage.delete(key)
         for key, manifest in plan.manifests:
             self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
+
+    def _check_layout(self) -> None:
+        """Refuse to commit into a lake written before the per-user ledger (once per instance).
+
+        Its users have no ledger, so their events would all look new: a silent duplicate load.
+        """
+        if self._layout_checked:
+            return
+        if self.storage.list(f"{LEGACY_WATERMARKS}/"):
+            raise LakeError(
+                f"{self.storage.uri()} was written by a version before the per-user ledger (it has "
+                f"{LEGACY_WATERMARKS}/): run `tiktok-portability lake migrate-ledger --lake "
+                f"{self.storage.uri()}` once; it rebuilds every date in order from the raw zone"
+            )
+        self._layout_checked = True
+
+    def migrate_ledger(self) -> list[BatchResult]:
+        """Rebuild a pre-ledger lake: every committed date in order, then drop ``_watermarks/``.
+
+        Reprocessing from the first date writes each user's ledger as it goes, and the rows come
+        out the same (normalization is a pure function of the raw zone). Safe to re-run.
+        """
+        self._layout_checked = True
+        days = sorted({d for d in map(files.partition_date, self.storage.list("_commits/")) if d})
+        results = [result for day in days for result in self.reprocess(day)]
+        for key in self.storage.list(f"{LEGACY_WATERMARKS}/"):
+            self.storage.delete(key)
+        log.info("ledger migration done dates=%d batches=%d", len(days), len(results))
+        return results
 
     def reprocess(self, snapshot_date: date | str) -> list[BatchResult]:
         """Rebuild a date's tables from its raw archives, keeping the existing batch ids."""
