@@ -123,3 +123,36 @@ def test_rebuilding_a_date_without_a_section_drops_its_set(local_lake: Lake, wri
     assert [(r["user_name"], r["change"]) for r in rows_of(lake, "followers", open_id="u")] == [
         ("alice", "follow")
     ]
+
+
+def test_follower_changes_match_a_set_model_over_random_nights(local_lake: Lake, write_archive):
+    """Random exports (section present or absent, any subset), retries and same-night rebuilds:
+    the change log always equals the differences between consecutive known sets."""
+    import random
+
+    rng = random.Random(20261123)
+    lake = local_lake
+    names = ["ana", "ben", "cy", "dee", "eli", "fay"]
+    known: set[str] | None = None
+    expected = []
+    for night in range(10):
+        day = f"2026-02-{night + 1:02d}"
+        present = rng.random() > 0.25
+        chosen = sorted(rng.sample(names, rng.randint(0, len(names)))) if present else None
+        archive = {"watch": [(f"{day} 10:00:00", f"v{night}")]}
+        if chosen is not None:
+            archive["followers"] = [[n, "2025-12-01 00:00:00"] for n in chosen]
+        ref = lake.raw.put_archive("u", day, night + 1, write_archive(archive))
+        for _ in range(rng.choice((1, 1, 2))):  # sometimes a retried (cleared) batch
+            lake.normalize_batch([ref], day, batch_id="nightly")
+        if rng.random() < 0.2:
+            lake.reprocess(day)  # an operator's rebuild of the newest date
+        if chosen is not None:
+            now = set(chosen)
+            before = known or set()
+            expected += [(day, n, "follow") for n in sorted(now - before)]
+            expected += [(day, n, "unfollow") for n in sorted(before - now)]
+            known = now
+    got = sorted((str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers"))
+    assert got == sorted(expected)
+    assert [r["link"] for r in rows_of(lake, "watch_history")] == [f"v{n}" for n in range(10)]
