@@ -156,12 +156,14 @@ class Postgres:
         path = self.root / "postgres.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def url(self, dbname: str, driver: str = "psycopg2") -> str:
+    def url(self, dbname: str = "postgres", driver: str = "psycopg2") -> str:
         return f"postgresql+{driver}://{self.superuser}@{self.host}:{self.port}/{dbname}"
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str | None = None) -> str:
+        """Create an empty database (a unique name by default) and return its URL."""
         import psycopg2
 
+        name = name or f"t_{uuid.uuid4().hex[:12]}"
         conn = psycopg2.connect(host=self.host, port=self.port, user=self.superuser, dbname="postgres")
         try:
             conn.autocommit = True

@@ -9,8 +9,6 @@ triggerer, mapped batches run in worker processes, and webhooks reach the API se
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from tests.fixtures.emulator import EmulatorHandle
+from tests.scripts import airflow_stack
 from tests.sync.harness import truth
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.contract import SYNC_DAG_ID
@@ -26,24 +25,15 @@ from tiktok_portability.state import StateStore
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.scheduler]
 
-REPO = Path(__file__).resolve().parents[2]
 USERS = 10
 BATCH_SIZE = 4
 EVENT_TABLES = ("watch_history", "likes", "searches", "dm_messages", "logins", "comments")
 
 
-def _load_stack_module():
-    spec = importlib.util.spec_from_file_location("airflow_stack", REPO / "scripts" / "airflow_stack.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("airflow_stack", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def night(emulator_server):
     """Start the stack, onboard the users, trigger one run through the REST API and wait for it."""
-    airflow_stack = _load_stack_module()
+    stack_module = airflow_stack()
     with httpx.Client(base_url=emulator_server.base_url, timeout=60) as admin:
         assert admin.post("/_admin/reset").status_code == 200
         emulator = EmulatorHandle(emulator_server, admin)
@@ -53,7 +43,7 @@ def night(emulator_server):
             "password": emulator.client_secret,
             "extra": {"webhooks_enabled": True, "max_retries": 3},
         }
-        with airflow_stack.AirflowStack(tiktok_conn=conn, parallelism=8) as stack:
+        with stack_module.AirflowStack(tiktok_conn=conn, parallelism=8) as stack:
             emulator.configure(webhook_url=f"{stack.api_url}/tiktok/webhook")
             store = StateStore.from_url(stack.state_url, [stack.fernet_key])
             users = []

@@ -41,6 +41,12 @@ def _error_offset(exc: Exception) -> int | None:
     return int(match.group(1)) - 1 if match else None
 
 
+def _value_end(exc: Exception) -> int | None:
+    """Where a complete value ends when msgspec stopped at "trailing characters", else None."""
+    offset = _error_offset(exc)
+    return offset if offset is not None and "trailing characters" in str(exc) else None
+
+
 class JsonStream:
     """Walks the JSON document in ``stream`` and yields :data:`JsonEvent` tuples.
 
@@ -153,8 +159,8 @@ class JsonStream:
                 self._run(self._decode_raw, self._buf[start:], start)
                 complete = True
             except msgspec.DecodeError as exc:
-                offset = _error_offset(exc)
-                if "trailing characters" in str(exc) and offset is not None:
+                offset = _value_end(exc)
+                if offset is not None:
                     value = self._exact(decode, self._buf[start : start + offset], start)
                     self._pos = start + offset
                     return True, value
@@ -274,6 +280,14 @@ class JsonStream:
         except msgspec.DecodeError:
             return None
 
+    def _closed_list(
+        self, decode: Callable[[bytes], Any], candidate: bytes, end: int, start: int
+    ) -> tuple[Any, bool]:
+        """The list closes at ``end`` of ``candidate`` (``[`` + the buffer from ``start``)."""
+        items = self._run(decode, candidate[:end], start)
+        self._pos = start + end - 1
+        return items, True
+
     def _slice(self, decode: Callable[[bytes], Any]) -> tuple[Any, bool]:
         """Decode the longest run of list items at the cursor that ends in this buffer.
 
@@ -288,8 +302,8 @@ class JsonStream:
             try:
                 self._run(self._decode_raw, candidate, start)
             except msgspec.DecodeError as exc:
-                offset = _error_offset(exc)
-                if "trailing characters" in str(exc) and offset is not None:
+                offset = _value_end(exc)
+                if offset is not None:
                     items = self._exact_items(decode, candidate[:offset], start)
                     if items is not None:
                         self._pos = start + offset - 1
@@ -301,12 +315,9 @@ class JsonStream:
             try:
                 items = self._run(decode, candidate, start)
             except msgspec.DecodeError as exc:
-                text = str(exc)
+                if (closed := _value_end(exc)) is not None:
+                    return self._closed_list(decode, candidate, closed, start)
                 offset = _error_offset(exc)
-                if "trailing characters" in text and offset is not None:
-                    items = self._run(decode, candidate[:offset], start)
-                    self._pos = start + offset - 1
-                    return items, True
                 limit = end if offset is None else min(end, start + offset - 1)
                 end = buf.rfind(b"}", start, limit)
                 continue
@@ -317,12 +328,10 @@ class JsonStream:
         try:
             items = self._run(decode, candidate, start)
         except msgspec.DecodeError as exc:
+            if (closed := _value_end(exc)) is not None:
+                return self._closed_list(decode, candidate, closed, start)
             text = str(exc)
             offset = _error_offset(exc)
-            if "trailing characters" in text and offset is not None:
-                items = self._run(decode, candidate[:offset], start)
-                self._pos = start + offset - 1
-                return items, True
             if "truncated" in text and not self._eof:
                 return None, False
             self._fail(text, start + max((offset or 1) - 1, 0))

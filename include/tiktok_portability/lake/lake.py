@@ -155,9 +155,7 @@ class Lake:
                         result.reports[str(ref.request_id)] = summary
                     stage.accept(archive)
                     ok.append(ref)
-                    sets_at = {
-                        table: at for (uid, table), at in previous.set_dates.items() if uid == ref.open_id
-                    }
+                    sets_at = dict(previous.set_dates.get(ref.open_id, {}))
                     sets_at.update(dict.fromkeys(archive.next_sets, day))
                     state = write_state(
                         folder / "ledger" / f"{len(ledger)}.arrow",
@@ -230,8 +228,8 @@ class Lake:
             plan.stale = sorted(set(own[1]["files"]) - set(result.files))
             # Users this batch held before and no longer does (their archive failed this time):
             # their ledger entries for the date go with their rows.
-            for user in sorted(set(own[1]["users"]) - users):
-                plan.ledger_stale += [f"{STATE}/user={user}/{entry_name(day)}"]
+            gone = sorted(set(own[1]["users"]) - users)
+            plan.ledger_stale = [f"{STATE}/user={user}/{entry_name(day)}" for user in gone]
         # Other batches holding these users on this date (a re-sync): named by the users' ledgers.
         holders = {previous.holder(self.storage, r.open_id, day) for r in ok} - {None, batch_id}
         open_ids = pa.array(sorted({r.open_id for r in ok}), pa.string())

@@ -51,40 +51,22 @@ def user_prefix(open_id: str) -> str:
     return f"{STATE}/user={keys.user_key(open_id)}/"
 
 
-def entry_name(day: str, name: str = STATE_FILE) -> str:
-    return f"{day}.{name}"
+def entry_name(day: str) -> str:
+    return f"{day}.{STATE_FILE}"
 
 
-def entry_key(open_id: str, day: str, name: str = STATE_FILE) -> str:
-    return f"{user_prefix(open_id)}{entry_name(day, name)}"
+def entry_key(open_id: str, day: str) -> str:
+    return f"{user_prefix(open_id)}{entry_name(day)}"
 
 
-@dataclass
-class UserLedger:
-    """One user's ledger entries: ``{date: {file name: key}}``."""
-
-    open_id: str
-    entries: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def latest_before(self, day: str, name: str) -> str | None:
-        """The key of ``name`` in the newest entry dated before ``day``."""
-        for entry_day in sorted(self.entries, reverse=True):
-            if entry_day < day and name in self.entries[entry_day]:
-                return self.entries[entry_day][name]
-        return None
-
-    def on(self, day: str) -> dict[str, str]:
-        return self.entries.get(day, {})
-
-
-def read_ledger(storage: Storage, open_id: str) -> UserLedger:
-    ledger = UserLedger(open_id)
-    prefix = user_prefix(open_id)
-    for key in storage.list(prefix):
+def read_ledger(storage: Storage, open_id: str) -> dict[str, str]:
+    """The user's ledger files by date: ``{YYYY-MM-DD: key}``."""
+    found = {}
+    for key in storage.list(user_prefix(open_id)):
         day, _, name = key.rsplit("/", 1)[1].partition(".")
-        if name:
-            ledger.entries.setdefault(day, {})[name] = key
-    return ledger
+        if name == STATE_FILE:
+            found[day] = key
+    return found
 
 
 @dataclass
@@ -93,9 +75,10 @@ class PreviousState:
 
     watermarks: dict[tuple[str, str], Watermark] = field(default_factory=dict)
     sets: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
-    # The date whose ledger file holds each set (carried into the next file while it is unchanged).
-    set_dates: dict[tuple[str, str], str] = field(default_factory=dict)
-    ledgers: dict[str, UserLedger] = field(default_factory=dict)
+    # Per user, the date whose ledger file holds each set (carried forward while it is unchanged).
+    set_dates: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Per user, their ledger files by date (as listed before the commit).
+    ledgers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def watermark(self, open_id: str, table: str) -> Watermark | None:
         return self.watermarks.get((open_id, table))
@@ -105,11 +88,8 @@ class PreviousState:
 
     def holder(self, storage: Storage, open_id: str, day: str) -> str | None:
         """The batch that holds the user's rows on ``day`` (None when no batch does)."""
-        ledger = self.ledgers.get(open_id)
-        key = ledger.on(day).get(STATE_FILE) if ledger is not None else None
-        if key is None:
-            return None
-        return read_state(storage, key)[0].get("batch_id")
+        key = self.ledgers.get(open_id, {}).get(day)
+        return read_state(storage, key)[0].get("batch_id") if key is not None else None
 
 
 def load_previous(
@@ -120,26 +100,27 @@ def load_previous(
     changelogs = {name: spec for name, spec in specs.items() if mode_of(spec) is Mode.CHANGELOG}
     for open_id in open_ids:
         ledger = state.ledgers[open_id] = read_ledger(storage, open_id)
-        key = ledger.latest_before(day, STATE_FILE)
-        if key is None:
+        earlier = [d for d in ledger if d < day]
+        if not earlier:
             continue
-        doc, newest = read_state(storage, key)
+        newest_day = max(earlier)
+        doc, newest = read_state(storage, ledger[newest_day])
         for table, mark in doc.get("watermarks", {}).items():
             state.watermarks[(open_id, table)] = Watermark(
                 mark["max_event_us"], frozenset(mark["keys_at_max"]), frozenset(mark["keys_without_time"])
             )
-        files_by_day = {key.rsplit("/", 1)[1][:10]: newest}
+        rows_by_day: dict[str, pa.Table | None] = {newest_day: newest}
+        dates = state.set_dates[open_id] = {}
         for name, spec in changelogs.items():
             at = doc.get("sets_at", {}).get(name)
             if at is None:
                 continue
-            if at not in files_by_day:
-                older = ledger.on(at).get(STATE_FILE)
-                files_by_day[at] = read_state(storage, older)[1] if older is not None else None
-            found = set_of(files_by_day[at], name, spec)
+            if at not in rows_by_day:
+                rows_by_day[at] = read_state(storage, ledger[at])[1] if at in ledger else None
+            found = set_of(rows_by_day[at], name, spec)
             if found is not None:
                 state.sets[(open_id, name)] = found
-                state.set_dates[(open_id, name)] = at
+                dates[name] = at
     return state
 
 

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from tiktok_portability.synth import extras, links, vocab
-from tiktok_portability.synth.snapshot import Snapshot
+from tiktok_portability.synth.snapshot import Snapshot, login_fields
 from tiktok_portability.synth.timefmt import DAY_S, TimestampFormatter
 
 CHUNK_ROWS = 256
@@ -428,15 +428,7 @@ class _Builder:
         )
 
         def render(r: tuple) -> tuple:
-            model, system = vocab.DEVICES[r[2]]
-            return (
-                fmt(r[0]),
-                links.login_ip(r[1]),
-                model,
-                system,
-                vocab.NETWORKS[r[3]],
-                vocab.CARRIERS[r[4]],
-            )
+            return (fmt(r[0]), *login_fields(r))
 
         return {"LoginHistoryList": self.events("login", fields, render)}
 

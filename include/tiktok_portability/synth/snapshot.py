@@ -93,6 +93,13 @@ def user_name_for(spec: UserSpec) -> str:
     return f"{first}_{last}_{seed}"
 
 
+def login_fields(r: tuple[int, ...]) -> tuple[str, str, str, str, str]:
+    """IP, device model, device system, network and carrier of a login timeline row (every layout
+    and the ground truth render the same values)."""
+    model, system = vocab.DEVICES[r[2]]
+    return links.login_ip(r[1]), model, system, vocab.NETWORKS[r[3]], vocab.CARRIERS[r[4]]
+
+
 class Snapshot:
     """Everything the export of ``version`` holds for the user, as ground-truth records.
 
@@ -220,15 +227,7 @@ class Snapshot:
     @cached_property
     def logins(self) -> LazyRecords[Login]:
         def make(r: tuple[int, ...]) -> Login:
-            model, system = vocab.DEVICES[r[2]]
-            return Login(
-                to_datetime(r[0]),
-                links.login_ip(r[1]),
-                model,
-                system,
-                vocab.NETWORKS[r[3]],
-                vocab.CARRIERS[r[4]],
-            )
+            return Login(to_datetime(r[0]), *login_fields(r))
 
         return self._lazy("login", make)
 

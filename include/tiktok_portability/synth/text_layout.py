@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from tiktok_portability.synth import extras, links, vocab
-from tiktok_portability.synth.snapshot import Snapshot
+from tiktok_portability.synth.snapshot import Snapshot, login_fields
 from tiktok_portability.synth.timefmt import TimestampFormatter
 
 CHUNK_ROWS = 256
@@ -327,15 +327,7 @@ class _Writer:
         if section == "logins":
 
             def login(r: tuple) -> tuple:
-                model, system = vocab.DEVICES[r[2]]
-                return (
-                    fmt(r[0]),
-                    links.login_ip(r[1]),
-                    model,
-                    system,
-                    vocab.NETWORKS[r[3]],
-                    vocab.CARRIERS[r[4]],
-                )
+                return (fmt(r[0]), *login_fields(r))
 
             return self.events("login", ("date", "ip", "model", "system", "network", "carrier"), login)
         if section == "comments":
