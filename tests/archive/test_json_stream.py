@@ -68,3 +68,23 @@ def test_skip_builds_nothing_for_skipped_paths():
 def test_malformed_documents_raise(bad):
     with pytest.raises(MalformedJSONError, match=r"archive 'a\.zip': member 'm'"):
         rebuild(bad, chunk_size=4, whole_limit=4)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("chunk", [4, 7, 64, 1 << 20])
+@pytest.mark.parametrize(("bad", "at"), [('{"x": 1,, "y": 2}', 8), ('{"x" 1}', 5)])
+def test_errors_name_the_offending_byte_of_the_file(bom, chunk, bad, at):
+    items = ", ".join(json.dumps({"Date": f"2024-01-01 00:00:{i:02d}", "Link": "x" * i}) for i in range(40))
+    data = bom + ('{"A": {"L": [' + items + ", " + bad + ', {"z": 1}]}}').encode()
+    expected = data.index(bad.encode()) + at
+    with pytest.raises(MalformedJSONError, match=rf"member 'm' at byte {expected}:"):
+        rebuild(data, chunk_size=chunk, whole_limit=8)
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 16, 97, 1 << 20])
+def test_brackets_written_into_the_buffer_do_not_leak_into_later_values(chunk):
+    """Slices are decoded in place (``[`` and ``]`` written over neighbouring bytes, then put
+    back): whatever the read boundaries, every later value must still see the bytes as read."""
+    records = [{"Content": s, "n": i} for i, s in enumerate(["a", "]", "[", "},{", "x" * 50] * 30)]
+    doc = {"L": records, "After": [[1], [2, [3]]], "S": ["]", "["], "Last": {"k": "]"}}
+    assert rebuild(json.dumps(doc).encode(), chunk_size=chunk, whole_limit=8) == doc
