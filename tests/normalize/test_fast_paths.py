@@ -119,3 +119,75 @@ def test_typed_stream_yields_the_same_values_as_plain_dicts():
     plain = [r if not isinstance(r, dict) else {k: v for k, v in r.items() if v is not None} for r in records]
     assert got == {"A": plain, "B": plain[:100]}
     assert shapes.decoder("L") is not None
+
+
+PREFIX = "https://www.tiktokv.com/share/video/"
+ODD_LINKS = [
+    PREFIX + "7234567890123456789",
+    PREFIX + "123",
+    PREFIX,
+    PREFIX + "abc/video/55",
+    PREFIX + "12345678901234567890123",
+    PREFIX + "9999999999999999999/",
+    PREFIX + "9223372036854775807?lang=en",
+    PREFIX + "٣٣/",
+    PREFIX + "12é/",
+    PREFIX + "123456789012345678é/",
+    "https://www.tiktok.com/@a/video/7123456789012345678",
+    "no link",
+    "",
+    None,
+]
+
+
+def regex_ids(arr: pa.Array) -> list:
+    ids = pc.struct_field(pc.extract_regex(arr.fill_null(""), pattern=VIDEO_ID), "id").to_pylist()
+    return [None if i is None or int(i) >= 2**63 else int(i) for i in ids]
+
+
+def test_video_ids_of_long_slices_sharing_a_prefix_match_the_regex():
+    """Long slices whose links share a prefix are sliced at a fixed offset: same answers."""
+    usual = [f"{PREFIX}{7_000_000_000_000_000_000 + i}/" for i in range(300)]
+    for odd in ODD_LINKS:
+        for at in (0, 5, 150, 299):
+            values = [*usual[:at], odd, *usual[at:]]
+            arr = pa.array(values, pa.string())
+            assert video_ids(arr).to_pylist() == regex_ids(arr), (odd, at)
+        only = pa.array([odd] * 300, pa.string())
+        assert video_ids(only).to_pylist() == regex_ids(only), odd
+
+
+def strptime_only(raw: pa.Array) -> pa.Array:
+    """The timestamp parser before its cast fast path: strptime, then the clean-up retry."""
+    fmt = "%Y-%m-%d %H:%M:%S"
+    parsed = pc.strptime(raw, format=fmt, unit="s", error_is_null=True)
+    if parsed.null_count != raw.null_count:
+        cleaned = pc.replace_substring_regex(raw, pattern=r"(?i)\s*(UTC|Z)$", replacement="")
+        cleaned = pc.replace_substring_regex(cleaned, pattern=r"^(\d{4}-\d{2}-\d{2})T", replacement=r"\1 ")
+        parsed = pc.strptime(cleaned, format=fmt, unit="s", error_is_null=True)
+    return parsed.cast(TS)
+
+
+def test_timestamps_parse_the_same_with_and_without_the_cast_fast_path():
+    from tiktok_portability.normalize.columns import parse_timestamps
+
+    odd = [
+        "2024-01-01T10:30:00",
+        "2024-01-01T10:30+02",
+        "2024-02-30 00:00:00",
+        "2024-02-29 23:59:59",
+        "2023-12-31 23:59:60",
+        "2024-13-01 00:00:00",
+        "2024-01-01 24:00:00",
+        "2024/01/01 00:00:00",
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+        "2024-01-01 10:30:00 UTC",
+        "2024-01-01 10:30",
+        "+2024-01-01 10:30:0",
+        None,
+    ]
+    usual = [f"2024-05-{d:02d} 12:{d:02d}:07" for d in range(1, 29)]
+    for value in odd:
+        raw = pa.array([*usual, value, *usual], pa.string())
+        assert parse_timestamps(raw).equals(strptime_only(raw)), value

@@ -40,6 +40,14 @@ def test_string_cleaning_is_the_same_on_both_paths(monkeypatch):
     assert fast.to_pylist()[:6] == [None] * 6
 
 
+def test_string_cleaning_without_placeholder_sized_values_is_the_same_on_both_paths(monkeypatch):
+    # No value is short enough to be a placeholder: the Arrow path skips the placeholder lookup.
+    texts = [t for t in TEXTS if t is None or len(t.strip()) > 4] + ["  padded value\t", "NULLS", " N/A/B"]
+    fast = columns.string_array(texts)
+    assert fast.equals(_arrow_path(monkeypatch, columns.string_array, texts))
+    assert fast.to_pylist()[-3:] == ["padded value", "NULLS", "N/A/B"]
+
+
 def test_video_ids_are_the_same_on_both_paths(monkeypatch):
     text = pa.array(TEXTS, pa.string())
     fast = columns.video_ids(text)

@@ -25,6 +25,7 @@ from tiktok_portability.normalize.tables import TS
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
 _PLACEHOLDER_SET = frozenset(PLACEHOLDERS.to_pylist())
+_PLACEHOLDER_BYTES = max(len(p.encode()) for p in _PLACEHOLDER_SET)
 # Up to this many rows, Python loops beat Arrow kernels (each call costs ~15 us of overhead).
 SMALL_SLICE = 256
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -67,6 +68,9 @@ def string_array(values: list[Any]) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = pa.array([_text(v) for v in values], type=pa.string())
     arr = pc.utf8_trim_whitespace(arr)
+    shortest = pc.min(pc.binary_length(arr)).as_py()
+    if shortest is None or shortest > _PLACEHOLDER_BYTES:
+        return arr  # no value is short enough to be a placeholder (links, dates, most text)
     return pc.if_else(pc.is_in(arr, value_set=PLACEHOLDERS), pa.scalar(None, pa.string()), arr)
 
 
@@ -87,6 +91,15 @@ def to_int(value: Any) -> int | None:
 
 def parse_timestamps(raw: pa.Array) -> pa.Array:
     """`YYYY-MM-DD HH:MM:SS` with an optional ` UTC` suffix or `T` separator -> timestamp[s, UTC]."""
+    valid = len(raw) - raw.null_count
+    if valid and pc.min_max(pc.binary_length(raw)).as_py() == {"min": 19, "max": 19}:
+        # Every value has the length of the plain format: Arrow's ISO-8601 cast reads those
+        # 3x faster than strptime and the same way (a space or `T` separator). Anything it
+        # refuses (a zone, a leap second, a bad date) goes through strptime as before.
+        try:
+            return raw.cast(pa.timestamp("s")).cast(TS)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     parsed = pc.strptime(raw, format=TIME_FORMAT, unit="s", error_is_null=True)
     if parsed.null_count != raw.null_count:
         # Only slices with suffixes or ISO separators pay for the regex clean-up.
@@ -100,26 +113,58 @@ def video_ids(text: pa.Array) -> pa.Array:
     """The id in `/video/<digits>` links, or null (also for ids that overflow int64).
 
     Same result as the regex ``VIDEO_ID`` over every row, but the regex only runs on rows where
-    the first ``/video/`` is not followed by plain digits: splitting and slicing are ~3x cheaper.
+    the first ``/video/`` is not followed by plain digits. A list's links nearly always share one
+    prefix (``https://www.tiktokv.com/share/video/``): then the ids sit at a fixed byte offset and
+    are sliced there (10x cheaper than finding ``/video/`` in every row).
     """
     n = len(text)
     if n <= SMALL_SLICE:
         return pa.array([_video_id(s) for s in text.to_pylist()], pa.int64())
+    prefix = _video_prefix(text)
+    if prefix is not None and _all(pc.starts_with(text, prefix)) and _all(pc.string_is_ascii(text)):
+        # ASCII only, so a byte slice is a character slice. For a row with the prefix, its first
+        # ``/video/`` is the prefix's own: the prefix holds one, at its end.
+        start = len(prefix)
+        ids = pc.binary_slice(text.cast(pa.binary()), start, start + 19).cast(pa.string())
+        return _fitting_ids(_regex_where_not_plain(text, ids))
     hit = pc.fill_null(pc.match_substring(text, "/video/"), False)
     hits = text.filter(hit)
     if len(hits) == 0:
         return pa.nulls(n, pa.int64())
     after = pc.list_element(pc.split_pattern(hits, "/video/", max_splits=1), 1)
-    ids = pc.utf8_slice_codeunits(after, 0, 19)
-    plain = pc.ascii_is_decimal(ids)
-    if not pc.all(plain).as_py():
-        found = pc.struct_field(pc.extract_regex(hits, pattern=VIDEO_ID), "id")
-        ids = pc.if_else(plain, ids, found)
-    fits = pc.or_(pc.less(pc.utf8_length(ids), 19), pc.less_equal(ids, INT64_MAX))
-    ids = pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
+    ids = _fitting_ids(_regex_where_not_plain(hits, pc.utf8_slice_codeunits(after, 0, 19)))
     if len(hits) == n:
         return ids
     return pc.replace_with_mask(pa.nulls(n, pa.int64()), hit, ids)
+
+
+def _all(mask: pa.Array) -> bool:
+    """True when every non-null value is true (and there is one)."""
+    return pc.all(mask).as_py() is True
+
+
+def _video_prefix(text: pa.Array, probe: int = 8) -> str | None:
+    """Everything up to and including the first ``/video/`` of one of the first valid links."""
+    for value in text.slice(0, probe).to_pylist():
+        if value and (at := value.find("/video/")) >= 0:
+            return value[: at + len("/video/")]
+    return None
+
+
+def _regex_where_not_plain(text: pa.Array, ids: pa.Array) -> pa.Array:
+    """``ids`` (the 19 characters after the first ``/video/``), with the regex's answer on the
+    rows where those are not all digits (a later ``/video/`` may hold the id)."""
+    plain = pc.ascii_is_decimal(ids)
+    if _all(plain):
+        return ids
+    found = pc.struct_field(pc.extract_regex(text, pattern=VIDEO_ID), "id")
+    return pc.if_else(plain, ids, found)
+
+
+def _fitting_ids(ids: pa.Array) -> pa.Array:
+    """Digit strings to int64; 19-digit ones past int64 become null rather than wrap."""
+    fits = pc.or_(pc.less(pc.binary_length(ids), 19), pc.less_equal(ids, INT64_MAX))
+    return pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
 
 
 def _video_id(text: str | None) -> int | None:
