@@ -191,3 +191,13 @@ def test_timestamps_parse_the_same_with_and_without_the_cast_fast_path():
     for value in odd:
         raw = pa.array([*usual, value, *usual], pa.string())
         assert parse_timestamps(raw).equals(strptime_only(raw)), value
+
+
+def test_video_ids_of_long_slices_without_a_shared_prefix_match_the_regex():
+    """Messages: a few links among text (per-hit regex), or many links of mixed shapes (kernels)."""
+    text = ["ok", "see you at 8", None, "https://example.com/page"] * 80
+    mixed = [f"https://www.tiktok.com/@u{i}/video/{7_100_000_000_000_000_000 + i}" for i in range(300)]
+    for odd in ODD_LINKS:
+        for values in ([*text, odd], [odd, *text], [*mixed, odd, *text], [*text, odd, *mixed]):
+            arr = pa.array(values, pa.string())
+            assert video_ids(arr).to_pylist() == regex_ids(arr), (odd, len(values))

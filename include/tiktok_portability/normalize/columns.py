@@ -131,8 +131,12 @@ def video_ids(text: pa.Array) -> pa.Array:
     hits = text.filter(hit)
     if len(hits) == 0:
         return pa.nulls(n, pa.int64())
-    after = pc.list_element(pc.split_pattern(hits, "/video/", max_splits=1), 1)
-    ids = _fitting_ids(_regex_where_not_plain(hits, pc.utf8_slice_codeunits(after, 0, 19)))
+    if len(hits) <= SMALL_SLICE:
+        # A few links among text (shared videos in messages): the regex per hit is cheaper.
+        ids = pa.array([_video_id(s) for s in hits.to_pylist()], pa.int64())
+    else:
+        after = pc.list_element(pc.split_pattern(hits, "/video/", max_splits=1), 1)
+        ids = _fitting_ids(_regex_where_not_plain(hits, pc.utf8_slice_codeunits(after, 0, 19)))
     if len(hits) == n:
         return ids
     return pc.replace_with_mask(pa.nulls(n, pa.int64()), hit, ids)
