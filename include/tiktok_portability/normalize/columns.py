@@ -213,18 +213,22 @@ def build_columns(
     """Columns of ``rmap.table`` (without lineage and occurrence) for the records in ``items``."""
     records: Sequence[Any]
     attrs = raw_fields(items)
+    # Position in ``items`` of each record, when items that are not objects were dropped.
+    positions: list[int] | None = None
     if attrs is not None or set(map(type, items)) <= {dict}:
         records = items
     else:
-        records = []
+        records, positions = [], []
         for i, r in enumerate(items):
             if isinstance(r, dict):
                 records.append(r)
+                positions.append(i)
             else:
                 report.add_error(path, first_index + i, f"expected an object, got {type(r).__name__}")
     n = len(records)
     raw_keys: dict[str, list[str]] = {}
-    for key in attrs if attrs is not None else set().union(*records) if records else ():
+    # Sorted: when two spellings of one key both hold a value, the same one wins on every run.
+    for key in attrs if attrs is not None else sorted(set().union(*records)) if records else ():
         raw_keys.setdefault(norm_key(key), []).append(key)
     mapped = rmap.mapped_keys()
     fields_seen = {k: norm_key(k) in mapped for ks in raw_keys.values() for k in ks}
@@ -245,7 +249,8 @@ def build_columns(
         if ts.null_count != raw.null_count:
             bad = pc.and_(pc.is_valid(raw), pc.is_null(ts))
             for i in pc.indices_nonzero(bad).to_pylist():
-                report.add_error(path, first_index + i, f"unparseable timestamp {raw[i].as_py()!r}")
+                at = first_index + (positions[i] if positions is not None else i)
+                report.add_error(path, at, f"unparseable timestamp {raw[i].as_py()!r}")
     for name, aliases in rmap.strings.items():
         got = values(aliases)
         arrays[name] = string_array(got) if got is not None else pa.nulls(n, pa.string())

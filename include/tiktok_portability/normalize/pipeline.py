@@ -35,6 +35,15 @@ from tiktok_portability.redact import fingerprint
 log = logging.getLogger(__name__)
 
 Batches = Iterator[tuple[str, pa.RecordBatch]]
+# Conversations are built into columns together up to this many messages: an export can hold
+# thousands of short conversations, and each build costs ~20 kernel calls whatever its size.
+MESSAGE_GROUP_ROWS = 8_192
+
+
+@dataclass
+class _Conversation:
+    items: list[Any]
+    partner: str
 
 
 @dataclass
@@ -64,6 +73,10 @@ class _Run:
         self.user_name_known = False
         # Messages met before the profile wait here: their direction needs the user's name.
         self.held = HeldBatches(TABLES["dm_messages"].schema)
+        # Consecutive conversations not built into columns yet, all of one list (or file).
+        self.conversations: list[_Conversation] = []
+        self.conversation_rows = 0
+        self.conversation_key: tuple[str, str, str, type] | None = None
 
     def see(
         self, member: str, path: str, node: str, mapped: bool, table: str | None, records: int = 0
@@ -75,6 +88,7 @@ class _Run:
             entry.records += records
 
     def feed(self, items: list[Any], rmap: RecordMap, member: str, path: str, node: str = "list") -> Batches:
+        yield from self.flush_conversations()
         first = self.positions.get(path, 0)
         self.positions[path] = first + len(items)
         cols = build_columns(items, rmap, path, self.report, first_index=first)
@@ -90,9 +104,46 @@ class _Run:
     def set_user_name(self, name: str | None) -> None:
         self.user_name, self.user_name_known = name, True
 
-    def add_dm_columns(self, cols: SliceColumns, partner: str) -> None:
-        cols.arrays["conversation"] = pa.repeat(pa.scalar(partner, pa.string()), cols.rows)
+    def add_conversation(self, items: list[Any], partner: str, member: str, shown: str, node: str) -> Batches:
+        """Queue one conversation's messages; they are built with the next ones of the same list.
+
+        The result is the same as building each conversation alone: positions, sections and
+        errors are kept per shown path, in order, and lists of another item type (dicts or a
+        learned struct) or path start a new group.
+        """
+        self.see(member, shown, node, True, "dm_messages", len(items))
+        if not items:
+            return
+        key = (member, shown, node, type(items[0]) if raw_fields(items) is not None else dict)
+        if key != self.conversation_key:
+            yield from self.flush_conversations()
+            self.conversation_key = key
+        self.conversations.append(_Conversation(items, partner))
+        self.conversation_rows += len(items)
+        if self.conversation_rows >= MESSAGE_GROUP_ROWS:
+            yield from self.flush_conversations()
+
+    def flush_conversations(self) -> Batches:
+        if not self.conversations:
+            return
+        member, shown, _node, _kind = self.conversation_key  # type: ignore[misc]
+        groups, self.conversations, self.conversation_rows = self.conversations, [], 0
+        items = groups[0].items if len(groups) == 1 else [r for g in groups for r in g.items]
+        first = self.positions.get(shown, 0)
+        self.positions[shown] = first + len(items)
+        cols = build_columns(items, f.DM, shown, self.report, first_index=first)
+        for key, mapped in cols.fields_seen.items():
+            self.see(member, f"{shown}[] / {key}", "field", mapped, "dm_messages" if mapped else None)
+        partners = [pa.repeat(pa.scalar(g.partner, pa.string()), len(g.items)) for g in groups]
+        if len(items) != cols.rows:
+            # Items that are not objects were reported and dropped: name partners per record.
+            partners = [
+                pa.repeat(pa.scalar(g.partner, pa.string()), sum(isinstance(r, dict) for r in g.items))
+                for g in groups
+            ]
+        cols.arrays["conversation"] = pa.concat_arrays(partners) if len(partners) > 1 else partners[0]
         cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())  # set when emitted
+        yield from self.emit("dm_messages", cols)
 
     def direction(self, sender: pa.Array) -> pa.Array:
         """sent/received once the user's name is known; null until then (or without a name)."""
@@ -124,6 +175,7 @@ class _Run:
             yield "dm_messages", batch
 
     def finish(self) -> Batches:
+        yield from self.flush_conversations()
         if not self.user_name_known:
             self.set_user_name(None)  # no profile in the export: messages keep a null direction
         yield from self.release_held()
@@ -212,6 +264,8 @@ class _JsonReader:
             return
         rmap = route_object(path)
         if rmap is not None:
+            # Queued messages go first: they may be held until this profile names the user.
+            yield from self.run.flush_conversations()
             if rmap is f.PROFILE and self.dms_before_profile and not self.run.user_name_known:
                 # Messages came first (exports list sections alphabetically): they take the
                 # profile's userName exactly as written.
@@ -245,14 +299,7 @@ class _JsonReader:
             return
         if not self.run.user_name_known:
             self.dms_before_profile = True
-        first = self.run.positions.get(shown, 0)
-        self.run.positions[shown] = first + len(items)
-        cols = build_columns(items, rmap, shown, self.run.report, first_index=first)
-        self.run.see(self.member, shown, "list", True, rmap.table, len(items))
-        for key, mapped in cols.fields_seen.items():
-            self.run.see(self.member, f"{shown}[] / {key}", "field", mapped, rmap.table if mapped else None)
-        self.run.add_dm_columns(cols, dm_partner(path[-1]))
-        yield from self.run.emit(rmap.table, cols)
+        yield from self.run.add_conversation(items, dm_partner(path[-1]), self.member, shown, "list")
 
 
 def _raw_user_name(profile: dict) -> str | None:
@@ -299,12 +346,8 @@ class _TxtReader:
 
     def _dms(self, member: str, fh: BinaryIO) -> Batches:
         for partner, messages in read_dm_transcript(fh, self.zf.name, member):
-            first = self.run.positions.get(member, 0)
-            self.run.positions[member] = first + len(messages)
-            cols = build_columns(messages, f.DM, member, self.run.report, first_index=first)
-            self.run.see(member, member, "file", True, "dm_messages", len(messages))
-            self.run.add_dm_columns(cols, partner)
-            yield from self.run.emit("dm_messages", cols)
+            yield from self.run.add_conversation(messages, partner, member, member, "file")
+        yield from self.run.flush_conversations()
 
 
 def normalize_archive(
