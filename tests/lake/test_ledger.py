@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.lake.conftest import FOLLOWERS, JsonNormalizer, rows_of
-from tiktok_portability.lake import Lake
+from tiktok_portability.lake import Lake, summarize
 from tiktok_portability.lake.ledger import read_state, set_of, user_prefix
 from tiktok_portability.lake.storage import RecordingStorage
 
@@ -156,3 +156,32 @@ def test_follower_changes_match_a_set_model_over_random_nights(local_lake: Lake,
     got = sorted((str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers"))
     assert got == sorted(expected)
     assert [r["link"] for r in rows_of(lake, "watch_history")] == [f"v{n}" for n in range(10)]
+
+
+class WithoutFollowers(JsonNormalizer):
+    """A normalizer version that no longer maps followers: its rebuilds change the state."""
+
+    def normalize(self, path, ref, summary):
+        return ((t, b) for t, b in super().normalize(path, ref, summary) if t != "followers")
+
+
+def test_rebuilding_a_past_date_names_the_later_dates_it_made_stale(local_lake: Lake, write_archive):
+    for n, day in enumerate(DAYS[:3]):
+        local_lake.normalize_batch([local_lake.raw.put_archive("u", day, n + 1, write_archive(doc(n)))], day)
+    watch = rows_of(local_lake, "watch_history")
+
+    (same,) = local_lake.reprocess(DAYS[0])
+    assert same.later_dates_stale == []  # same normalizer, same state: nothing downstream moves
+
+    upgraded = Lake(local_lake.storage, normalizer=WithoutFollowers())
+    (changed,) = upgraded.reprocess(DAYS[0])
+    assert changed.later_dates_stale == [DAYS[1], DAYS[2]]
+    assert summarize([changed])["later_dates_stale"] == [DAYS[1], DAYS[2]]
+
+    results = upgraded.reprocess(DAYS[0], and_later=True)
+    assert [r.snapshot_date for r in results] == list(DAYS[:3])
+    assert [r.later_dates_stale for r in results] == [[], [], []]
+    assert rows_of(upgraded, "followers") == []
+    assert rows_of(upgraded, "watch_history") == watch
+    later = [read_state(upgraded.storage, k)[0]["sets_at"] for k in upgraded.storage.list(user_prefix("u"))]
+    assert later == [{}, {}, {}]

@@ -103,12 +103,26 @@ def test_cli_reprocess_and_erase(tmp_path: Path, archives: list[Path], capsys: p
     assert again["rows"] == first["rows"]
     assert again["batches"] == [first["batch_id"]]
 
+    code, second = run_cli(
+        capsys, "normalize", "--archive", str(archives[1]), "--lake", uri,
+        "--open-id", SPEC.open_id, "--snapshot-date", DATES[1],
+    )  # fmt: skip
+    code, both = run_cli(
+        capsys, "lake", "reprocess", "--snapshot-date", DATES[0], "--and-later", "--lake", uri
+    )
+    assert code == 0
+    assert both["snapshot_dates"] == DATES[:2]
+    assert both["later_dates_stale"] == []
+    assert both["rows"] == {t: first["rows"].get(t, 0) + second["rows"].get(t, 0) for t in both["rows"]}
+
     code, record = run_cli(
         capsys, "lake", "erase", "--open-id", SPEC.open_id, "--lake", uri, "--requested-by", "dpo"
     )
     assert code == 0
-    assert record["raw_archives_deleted"] == 1
-    assert record["rows_deleted"]["watch_history"] == first["rows"]["watch_history"]
+    assert record["raw_archives_deleted"] == 2
+    assert record["rows_deleted"]["watch_history"] == (
+        first["rows"]["watch_history"] + second["rows"]["watch_history"]
+    )
     assert Lake.from_uri(uri).tables() == []
 
 

@@ -132,3 +132,24 @@ def test_a_grant_can_ask_for_text_exports_and_they_land_the_same(world, emulator
     expected = truth(emulator, a, 1)
     assert count(lake, "watch_history", f"open_id = '{a}'") == len(expected.watch_history)
     assert count(lake, "dm_messages", f"open_id = '{a}'") == len(expected.dm_messages)
+
+
+def test_rebuilding_a_past_night_names_later_nights_only_when_its_outcome_changed(
+    world, emulator, monkeypatch
+) -> None:
+    runtime, users, _lake = world
+    options = _options(max_failure_rate=0.5)
+    run_sync(runtime, "night-1", date(2026, 11, 20), options)
+    emulator.advance(DAY)
+    monkeypatch.setenv("TIKTOK_PORTABILITY_CLOCK_OFFSET_S", str(DAY))
+    run_sync(runtime, "night-2", date(2026, 11, 21), options)
+
+    rebuilt = run_sync(runtime, "rebuild", date(2026, 11, 20), _options(reprocess_from_raw=True))
+    assert rebuilt["later_dates_stale"] == []  # the same archives give the same state
+
+    # A re-sync of the first night fetches today's, bigger export: night 2 was derived from less.
+    resync = run_sync(
+        runtime, "resync", date(2026, 11, 20), _options(open_ids=(users["all"],), max_failure_rate=0.5)
+    )
+    assert resync["users_synced"] == 1
+    assert resync["later_dates_stale"] == ["2026-11-21"]

@@ -65,9 +65,14 @@ def _normalize(args: argparse.Namespace) -> int:
 def _reprocess(args: argparse.Namespace) -> int:
     from tiktok_portability.lake import summarize
 
-    results = _lake(args).reprocess(args.snapshot_date)
+    results = _lake(args).reprocess(args.snapshot_date, and_later=args.and_later)
     _print(
-        {"snapshot_date": args.snapshot_date, "batches": [r.batch_id for r in results], **summarize(results)}
+        {
+            "snapshot_date": args.snapshot_date,
+            "snapshot_dates": sorted({r.snapshot_date for r in results}),
+            "batches": [r.batch_id for r in results],
+            **summarize(results),
+        }
     )
     return 0 if all(r.ok for r in results) else 1
 
@@ -115,8 +120,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_lake_args(erase)
     erase.set_defaults(handler=_erase)
-    again = lake_sub.add_parser("reprocess", help="rebuild a date's tables from the raw zone")
+    again = lake_sub.add_parser(
+        "reprocess",
+        help="rebuild a date's tables from the raw zone",
+        description="Rebuild a date's tables from the raw zone, keeping its batch ids. Later dates "
+        "were derived from that date's state: when the rebuild changes it, the summary lists them "
+        "under later_dates_stale; --and-later rebuilds them too, in order.",
+    )
     again.add_argument("--snapshot-date", required=True, help="YYYY-MM-DD")
+    again.add_argument(
+        "--and-later", action="store_true", help="also rebuild every later committed date, in order"
+    )
     _add_lake_args(again)
     again.set_defaults(handler=_reprocess)
     migrate = lake_sub.add_parser(

@@ -34,6 +34,7 @@ from tiktok_portability.lake.ledger import (
     entry_key,
     entry_name,
     load_previous,
+    same_state,
     user_prefix,
     write_state,
 )
@@ -127,6 +128,7 @@ class Lake:
             with self.storage.staging_dir() as folder:
                 stage = BatchStage(folder, specs)
                 ledger: list[tuple[str, Path]] = []
+                stale: set[str] = set()
                 (folder / "ledger").mkdir()
                 for ref in chosen:
                     archive = stage.new_archive(ref, previous)
@@ -166,6 +168,7 @@ class Lake:
                         sets_at=sets_at,
                     )
                     ledger.append((entry_key(ref.open_id, day), state))
+                    stale.update(self._later_dates_stale(previous, ref.open_id, day, state))
                 outputs = stage.close()
                 plan = self._plan(day, batch_id, outputs, ok, result, folder, previous)
                 plan.ledger = ledger
@@ -173,6 +176,17 @@ class Lake:
         except StorageError as exc:
             raise CommitError(f"batch {batch_id} of {day} not committed: {exc}") from exc
         result.loaded = [r.request_id for r in ok]
+        result.later_dates_stale = sorted(stale)
+        if stale:
+            log.warning(
+                "batch %s rebuilt %s with results that differ from before; later dates derived "
+                "from it are stale: %s. Reprocess them in order: `tiktok-portability lake reprocess "
+                "--snapshot-date %s --and-later`",
+                batch_id,
+                day,
+                ", ".join(result.later_dates_stale),
+                day,
+            )
         log.info(
             "batch committed batch_id=%s snapshot_date=%s loaded=%d failed=%d rows=%d",
             batch_id,
@@ -182,6 +196,20 @@ class Lake:
             sum(result.rows.values()),
         )
         return result
+
+    def _later_dates_stale(self, previous: PreviousState, open_id: str, day: str, state: Path) -> list[str]:
+        """Dates after ``day`` that were derived from a different state of this user on ``day``.
+
+        Only a rebuilt past date has later dates, so a nightly commit reads nothing more here.
+        """
+        ledger = previous.ledgers.get(open_id, {})
+        later = sorted(d for d in ledger if d > day)
+        if not later:
+            return []
+        old = ledger.get(day)
+        if old is not None and same_state(self.storage, old, state):
+            return []
+        return later
 
     def _choose(self, refs: Sequence[RawArchiveRef], day: str, result: BatchResult) -> list[RawArchiveRef]:
         latest: dict[str, RawArchiveRef] = {}
@@ -314,16 +342,34 @@ class Lake:
         out the same (normalization is a pure function of the raw zone). Safe to re-run.
         """
         self._layout_checked = True
-        days = sorted({d for d in map(files.partition_date, self.storage.list("_commits/")) if d})
-        results = [result for day in days for result in self.reprocess(day)]
+        days = self._committed_dates()
+        results = self._reprocess_in_order(days)
         for key in self.storage.list(f"{LEGACY_WATERMARKS}/"):
             self.storage.delete(key)
         log.info("ledger migration done dates=%d batches=%d", len(days), len(results))
         return results
 
-    def reprocess(self, snapshot_date: date | str) -> list[BatchResult]:
-        """Rebuild a date's tables from its raw archives, keeping the existing batch ids."""
+    def _committed_dates(self) -> list[str]:
+        return sorted({d for d in map(files.partition_date, self.storage.list("_commits/")) if d})
+
+    def _reprocess_in_order(self, days: list[str]) -> list[BatchResult]:
+        """Each date in turn; a later date rebuilt here is no longer stale."""
+        results = [result for day in days for result in self.reprocess(day)]
+        for result in results:
+            result.later_dates_stale = [d for d in result.later_dates_stale if d not in days]
+        return results
+
+    def reprocess(self, snapshot_date: date | str, *, and_later: bool = False) -> list[BatchResult]:
+        """Rebuild a date's tables from its raw archives, keeping the existing batch ids.
+
+        Later dates were derived from this date's state (watermarks, follower sets). When the
+        rebuild changes that state (a new normalizer maps more, say), each result names them in
+        ``later_dates_stale``; ``and_later=True`` rebuilds every committed date from this one on,
+        in order, which is what a mapping upgrade needs.
+        """
         day = keys.snapshot_date_str(snapshot_date)
+        if and_later:
+            return self._reprocess_in_order([day, *(d for d in self._committed_dates() if d > day)])
         refs = self.raw.list(day)
         by_user: dict[str, list[RawArchiveRef]] = {}
         for ref in refs:
@@ -427,6 +473,7 @@ class Lake:
 
 def summarize(results: Iterable[BatchResult]) -> dict[str, Any]:
     """A JSON-friendly roll-up of batch results (for the CLI and run manifests)."""
+    results = list(results)
     rows: dict[str, int] = {}
     errors: list[dict] = []
     record_errors: list[dict] = []
@@ -454,6 +501,7 @@ def summarize(results: Iterable[BatchResult]) -> dict[str, Any]:
         "errors": errors,
         "records_not_parsed": record_errors,
         "unmapped_sections": sorted(unmapped),
+        "later_dates_stale": sorted({d for res in results for d in res.later_dates_stale}),
     }
 
 

@@ -180,6 +180,20 @@ def read_state(storage: Storage, key: str) -> tuple[dict, pa.Table]:
     return json.loads(table.schema.metadata[_META]), table
 
 
+def same_state(storage: Storage, key: str, path: Path) -> bool:
+    """Whether the stored ledger file ``key`` carries the same state as the local file ``path``.
+
+    The batch id is left out: a user re-synced into another batch keeps the same state.
+    """
+    old_doc, old_row = read_state(storage, key)
+    with pa.OSFile(str(path)) as source:
+        new_row = pa.ipc.open_file(source).read_all()
+    new_doc = json.loads(new_row.schema.metadata[_META])
+    old_doc.pop("batch_id", None)
+    new_doc.pop("batch_id", None)
+    return old_doc == new_doc and old_row.replace_schema_metadata().equals(new_row.replace_schema_metadata())
+
+
 def set_of(table: pa.Table | None, name: str, spec: TableSpecLike) -> pa.Table | None:
     """The set a ledger file holds for ``name`` (an empty set is a set), or None."""
     if table is None or name not in table.column_names or table.num_rows == 0:

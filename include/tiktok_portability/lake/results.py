@@ -32,6 +32,9 @@ class BatchResult:
     files: list[str] = field(default_factory=list)
     rewritten: list[str] = field(default_factory=list)
     """Other batches' files rewritten because a user of this batch was re-synced."""
+    later_dates_stale: list[str] = field(default_factory=list)
+    """Later snapshot dates whose rows for a user of this batch were derived from the state this
+    commit replaced (a past date rebuilt with different results): reprocess them, in order."""
 
     @property
     def ok(self) -> bool:

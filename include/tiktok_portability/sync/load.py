@@ -73,6 +73,8 @@ def normalize_batch(
             store.transition(t.id, "normalized")
         report.add("normalized")
     report.details["rows"] = dict(sorted(result.rows.items()))
+    if result.later_dates_stale:
+        report.details["later_dates_stale"] = result.later_dates_stale
     report.details["record_errors"] = sum(
         int(summary.get("record_error_count", 0) or 0) for summary in result.reports.values()
     )

@@ -44,10 +44,12 @@ def summarize_run(
     step_reports = [rep for rep in step_reports if rep]
     rows: Counter[str] = Counter()
     record_errors = 0
+    stale: set[str] = set()
     for rep in step_reports:
         if rep and rep.get("step") == "normalize":
             rows.update(rep.get("rows", {}) or {})
             record_errors += int(rep.get("record_errors", 0) or 0)
+            stale.update(rep.get("later_dates_stale") or ())
     planned = int(plan["users"]) if plan else 0
     if options.reprocess_from_raw:
         synced = sum(
@@ -78,6 +80,9 @@ def summarize_run(
         ),
         "rows_per_table": dict(sorted(rows.items())),
         "record_errors": record_errors,
+        # A past date rebuilt (reprocess or re-sync) with a different outcome: the later dates
+        # derived from it need `tiktok-portability lake reprocess --snapshot-date D --and-later`.
+        "later_dates_stale": sorted(stale),
     }
     rate = failed / planned if planned else 0.0
     summary["failure_rate"] = round(rate, 4)
