@@ -20,7 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.fixtures.airflow import conn_env, free_port
+from tests.fixtures.airflow import free_port, tiktok_env
 from tests.fixtures.emulator import EmulatorHandle
 from tests.sync.harness import truth
 from tiktok_portability.client import ClientConfig, TikTokClient
@@ -97,16 +97,7 @@ def world(emulator_server, tmp_path_factory):
             "lost_download": syncable[60],
         }
         env = {
-            **conn_env(
-                "tiktok_default",
-                conn_type="http",
-                host=emulator.base_url,
-                login=emulator.client_key,
-                password=emulator.client_secret,
-                extra={"quota_per_window": 1000, "max_retries": 3, "webhooks_enabled": False},
-            ),
-            **conn_env("tiktok_state", conn_type="generic", extra={"url": f"sqlite:///{db}"}),
-            "TIKTOK_FERNET_KEYS": key,
+            **tiktok_env(emulator, f"sqlite:///{db}", key, max_retries=3, webhooks_enabled=False),
             "TIKTOK_LAKE_URI": str(tmp / "lake"),
             "TIKTOK_SCRATCH_DIR": str(tmp / "scratch"),
         }

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
 import pytest
 
-from tests.fixtures.airflow import conn_env
-from tests.fixtures.emulator import EmulatorHandle
+from tests.fixtures.airflow import tiktok_env
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.clock import OFFSET_ENV, utcnow
 from tiktok_portability.state import StateStore, generate_key
@@ -16,14 +14,6 @@ from tiktok_portability.state import StateStore, generate_key
 pytestmark = pytest.mark.airflow
 
 ALMOST_TWO_HOURS_S = 2 * 3600 - 600  # access tokens live 2 h: 10 minutes left after this
-
-
-@pytest.fixture(scope="module")
-def emulator_m(emulator_server):
-    """A reset emulator shared by this module: the DAG runs once and every test reads the outcome."""
-    with httpx.Client(base_url=emulator_server.base_url, timeout=30) as admin:
-        assert admin.post("/_admin/reset").status_code == 200
-        yield EmulatorHandle(emulator_server, admin)
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +36,7 @@ def world(emulator_m, tmp_path_factory):
     now = utcnow() + timedelta(seconds=ALMOST_TWO_HOURS_S)
     store.upsert_grant(fresh, body["scope"], TokenSet.from_response(body, now=now))
     env = {
-        **conn_env(
-            "tiktok_default",
-            conn_type="http",
-            host=emulator.base_url,
-            login=emulator.client_key,
-            password=emulator.client_secret,
-            extra={"quota_per_window": 1000, "max_retries": 1},
-        ),
-        **conn_env("tiktok_state", conn_type="generic", extra={"url": f"sqlite:///{tmp_path / 'state.db'}"}),
-        "TIKTOK_FERNET_KEYS": key,
+        **tiktok_env(emulator, f"sqlite:///{tmp_path / 'state.db'}", key, max_retries=1),
         OFFSET_ENV: str(ALMOST_TWO_HOURS_S),
     }
     before = {g.open_id: g for g in store.list_grants()}

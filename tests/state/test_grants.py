@@ -77,6 +77,15 @@ def test_grant_counts_by_status(store):
     assert store.grant_counts() == {"active": 2, "needs_reauth": 1}
 
 
+def test_grant_statuses_of_many_ids_in_chunks(store):
+    for i in range(3):
+        store.upsert_grant(f"u{i}", ONGOING, tokens(str(i)))
+    store.erase_grant("u1")
+    asked = [f"x{i}" for i in range(1200)] + ["u2", "u1", "u0", "u1"]
+    assert store.grant_statuses(asked) == {"u0": "active", "u1": "erased", "u2": "active"}
+    assert store.grant_statuses([]) == {}
+
+
 def test_refresh_lease_is_exclusive_and_reclaimed_after_expiry(store):
     store.upsert_grant("user-1", ONGOING, tokens())
     assert store.try_lock_refresh("user-1", "worker-a", lease_s=60)

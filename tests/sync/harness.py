@@ -16,8 +16,10 @@ from tiktok_portability.sync import SyncRuntime
 from tiktok_portability.synth import SyntheticUser, UserSpec
 
 
-def make_runtime(tmp_path: Path, emulator, *, quota: int = 1000, window_s: float = 60.0) -> SyncRuntime:
-    key = Fernet.generate_key().decode()
+def make_runtime(
+    tmp_path: Path, emulator, *, quota: int = 1000, window_s: float = 60.0, fernet_key: str | None = None
+) -> SyncRuntime:
+    key = fernet_key or Fernet.generate_key().decode()
     store = StateStore.from_url(f"sqlite:///{tmp_path / 'state.db'}", fernet_keys=[key])
     return SyncRuntime(
         store=store,

@@ -302,6 +302,17 @@ class StateStore:
             rows = conn.execute(query).all()
         return [self._grant(r) for r in rows]
 
+    def grant_statuses(self, open_ids: Iterable[str]) -> dict[str, str]:
+        """``{open_id: status}`` of the grants among ``open_ids`` (one query per 500 ids)."""
+        ids = sorted(set(open_ids))
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                query = sa.select(grants.c.open_id, grants.c.status).where(grants.c.open_id.in_(chunk))
+                found.update({open_id: status for open_id, status in conn.execute(query).all()})
+        return found
+
     def due_grants(
         self,
         limit: int = 1000,

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from datetime import date
 
+from tiktok_portability.erasure import erase_again_if_erased
 from tiktok_portability.lake.raw import RawArchiveRef
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
@@ -61,6 +62,10 @@ def normalize_batch(
         report.details["rows"] = {}
         return report
     result = runtime.lake.normalize_batch(refs, snapshot_date, batch_id=lake_batch_id(run_id, batch))
+    loaded = set(result.loaded)
+    erased = erase_again_if_erased(runtime, sorted({r.open_id for r in refs if r.request_id in loaded}))
+    if erased:
+        report.details["erased_after_commit"] = erased
     for failure in result.errors:
         why = oc.reason(oc.NORMALIZE_FAILED, failure.reason)
         t = by_request.get(failure.request_id)
