@@ -62,6 +62,12 @@ default_args = {
             type="boolean",
             description="Also cancel pending exports and revoke the app's authorization at TikTok.",
         ),
+        "full_scan": Param(
+            False,
+            type="boolean",
+            description="Read every lake file instead of only the batches each user's ledger names "
+            "(slow on a large lake; for audits).",
+        ),
     },
     doc_md=__doc__,
 )
@@ -81,6 +87,7 @@ def tiktok_user_erasure():
                 list(params.get("open_ids") or []),
                 requested_by=str(params.get("requested_by") or ""),
                 revoke_at_tiktok=bool(params.get("revoke_at_tiktok", True)),
+                full_scan=bool(params.get("full_scan", False)),
             )
         finally:
             runtime.store.close()

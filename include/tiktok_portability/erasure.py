@@ -57,7 +57,12 @@ class UserErasure:
 
 
 def erase_user(
-    runtime: SyncRuntime, open_id: str, *, requested_by: str, revoke_at_tiktok: bool = True
+    runtime: SyncRuntime,
+    open_id: str,
+    *,
+    requested_by: str,
+    revoke_at_tiktok: bool = True,
+    full_scan: bool = False,
 ) -> UserErasure:
     """Erase one user (see the module docstring). Raises only if a step of ours fails."""
     if not requested_by.strip():
@@ -76,7 +81,8 @@ def erase_user(
             store.transition(transfer.id, closed, reason=ERASED_REASON)
             result.transfers_closed += 1
     if runtime.lake is not None:
-        result.lake = runtime.lake.erase_user(open_id, requested_by=requested_by).to_dict()
+        record = runtime.lake.erase_user(open_id, requested_by=requested_by, full_scan=full_scan)
+        result.lake = record.to_dict()
     log.info(
         "user erased user=%s revoked_at_tiktok=%s transfers_closed=%d lake_rows=%d",
         result.user,
@@ -108,7 +114,12 @@ def _leave_tiktok(runtime: SyncRuntime, open_id: str, result: UserErasure) -> No
 
 
 def erase_users(
-    runtime: SyncRuntime, open_ids: Sequence[str], *, requested_by: str, revoke_at_tiktok: bool = True
+    runtime: SyncRuntime,
+    open_ids: Sequence[str],
+    *,
+    requested_by: str,
+    revoke_at_tiktok: bool = True,
+    full_scan: bool = False,
 ) -> list[UserErasure]:
     """Erase each user in turn; one user's failure is recorded and the others still go."""
     if not requested_by.strip():
@@ -117,7 +128,13 @@ def erase_users(
     for open_id in dict.fromkeys(open_ids):  # each once, in the order given
         try:
             results.append(
-                erase_user(runtime, open_id, requested_by=requested_by, revoke_at_tiktok=revoke_at_tiktok)
+                erase_user(
+                    runtime,
+                    open_id,
+                    requested_by=requested_by,
+                    revoke_at_tiktok=revoke_at_tiktok,
+                    full_scan=full_scan,
+                )
             )
         except Exception as exc:  # one user's failure never stops the others; it is reported
             log.exception("erasure failed user=%s", fingerprint(open_id))

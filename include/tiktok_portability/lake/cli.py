@@ -86,7 +86,7 @@ def _migrate_ledger(args: argparse.Namespace) -> int:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    record = _lake(args).erase_user(args.open_id, requested_by=args.requested_by)
+    record = _lake(args).erase_user(args.open_id, requested_by=args.requested_by, full_scan=args.full_scan)
     _print(record.to_dict())
     return 0
 
@@ -117,6 +117,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase.add_argument("--open-id", required=True)
     erase.add_argument(
         "--requested-by", default=os.environ.get("USER", "cli"), help="who asked (audit record)"
+    )
+    erase.add_argument(
+        "--full-scan",
+        action="store_true",
+        help="read every table file instead of the batches the user's ledger names (an audit)",
     )
     _add_lake_args(erase)
     erase.set_defaults(handler=_erase)

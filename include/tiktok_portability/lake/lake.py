@@ -34,6 +34,8 @@ from tiktok_portability.lake.ledger import (
     entry_key,
     entry_name,
     load_previous,
+    read_ledger,
+    read_state,
     same_state,
     user_prefix,
     write_state,
@@ -403,17 +405,36 @@ class Lake:
 
     # -- erasure ---------------------------------------------------------------------------
 
-    def erase_user(self, open_id: str, *, requested_by: str = "unknown") -> ErasureRecord:
-        """Delete a user's rows from every table file and their raw archives; write an audit record."""
+    def erase_user(
+        self, open_id: str, *, requested_by: str = "unknown", full_scan: bool = False
+    ) -> ErasureRecord:
+        """Delete a user's rows from the tables, their raw archives and ledger; write an audit record.
+
+        The user's ledger names the batch that holds them on each date, so only those batches'
+        files and manifests are read: the cost follows the user's dates, not the lake's size.
+        ``full_scan=True`` reads every table file and manifest instead (an audit of a lake whose
+        history is in doubt). The ledger goes last, so an interrupted erasure can be re-run.
+        """
         user = keys.user_key(open_id)
         started = clock.utcnow()
         rows: dict[str, int] = {}
         rewritten = deleted = 0
-        for key in self.storage.list(user_prefix(open_id)):
-            self.storage.delete(key)
-            deleted += 1
-        for key in self.storage.list(""):
-            if not key.endswith(".parquet") or key.startswith(("raw/", "_tmp/", f"{STATE}/")):
+        ledger = read_ledger(self.storage, open_id)
+        if full_scan:
+            table_keys = [
+                k for k in self.storage.list("") if k.endswith(".parquet") and not k.startswith(("raw/", "_"))
+            ]
+            manifest_keys = [k for k in self.storage.list("_commits") if k.endswith(".json")]
+        else:
+            holders = {day: read_state(self.storage, key)[0].get("batch_id") for day, key in ledger.items()}
+            manifest_keys = [keys.commit_manifest(day, b) for day, b in sorted(holders.items()) if b]
+            table_keys = []
+            for mkey in manifest_keys:
+                if self.storage.exists(mkey):
+                    table_keys.extend(json.loads(self.storage.get_bytes(mkey))["files"])
+        gone_files: set[str] = set()
+        for key in table_keys:
+            if not self.storage.exists(key):
                 continue
             table = files.read_file(self.storage, key)
             if "open_id" not in table.column_names:
@@ -427,18 +448,29 @@ class Lake:
             rest = table.filter(pc.invert(mask))
             if rest.num_rows == 0:
                 self.storage.delete(key)
+                gone_files.add(key)
                 deleted += 1
                 continue
             with self.storage.staging_dir() as folder:
                 self.storage.put_file(key, files.write_table(folder / "erase.parquet", rest))
             rewritten += 1
-        for key in self.storage.list("_commits"):
+        for key in manifest_keys:
+            if not self.storage.exists(key):
+                continue
             manifest = json.loads(self.storage.get_bytes(key))
-            if user in manifest.get("users", []):
-                manifest["users"] = [u for u in manifest["users"] if u != user]
-                manifest["archives"] = [a for a in manifest.get("archives", []) if a.get("user") != user]
-                self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
+            if user not in manifest.get("users", []) and not gone_files & set(manifest.get("files", [])):
+                continue
+            manifest["users"] = [u for u in manifest["users"] if u != user]
+            manifest["archives"] = [a for a in manifest.get("archives", []) if a.get("user") != user]
+            # Files emptied by the erasure are gone: the manifest must not point at them.
+            manifest["files"] = [f for f in manifest.get("files", []) if f not in gone_files]
+            present = {f.split("/", 1)[0] for f in manifest["files"]}
+            manifest["rows"] = {t: n for t, n in manifest.get("rows", {}).items() if t in present}
+            self.storage.put_bytes(key, json.dumps(manifest, sort_keys=True, indent=1).encode())
         raw_deleted = self.raw.delete_user(open_id)
+        for key in self.storage.list(user_prefix(open_id)):
+            self.storage.delete(key)
+            deleted += 1
         erasure_id = uuid.uuid4().hex
         audit_key = f"_audit/erasure/{started.date().isoformat()}/{erasure_id}.json"
         record = ErasureRecord(
@@ -452,6 +484,8 @@ class Lake:
             files_deleted=deleted,
             raw_archives_deleted=raw_deleted,
             audit_key=audit_key,
+            scope="full_scan" if full_scan else "ledger",
+            files_examined=len(table_keys),
         )
         self.storage.put_bytes(audit_key, json.dumps(record.to_dict(), sort_keys=True, indent=1).encode())
         log.info(

@@ -58,6 +58,9 @@ class ErasureRecord:
     files_deleted: int
     raw_archives_deleted: int
     audit_key: str
+    scope: str = "full_scan"
+    """``ledger``: the batches the user's ledger names; ``full_scan``: every table file."""
+    files_examined: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

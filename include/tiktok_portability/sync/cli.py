@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase.add_argument("--open-id", action="append", required=True, help="a user to erase (repeatable)")
     erase.add_argument("--requested-by", required=True, help="who asked (kept in the audit records)")
     erase.add_argument("--no-revoke", action="store_true", help="do not call TikTok")
+    erase.add_argument(
+        "--full-scan", action="store_true", help="read every lake file, not only the user's batches"
+    )
     erase.set_defaults(handler=_erase)
 
 
@@ -83,7 +86,11 @@ def _erase(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     try:
         results = erase_users(
-            runtime, args.open_id, requested_by=args.requested_by, revoke_at_tiktok=not args.no_revoke
+            runtime,
+            args.open_id,
+            requested_by=args.requested_by,
+            revoke_at_tiktok=not args.no_revoke,
+            full_scan=args.full_scan,
         )
     finally:
         runtime.store.close()
