@@ -40,11 +40,22 @@ with an unparseable date is kept with a null timestamp and its raw text.
 
 - **Streaming**: the JSON is walked with a small Python walker and decoded in ~1 MB slices by
   msgspec (C), cut at object boundaries; memory stays flat (about 260 MB peak RSS, the same at
-  100 and 500 MB). Record lists decode into `msgspec.Struct`s learned from the list's first slice
-  (one field per raw key; a slice with a new key falls back to dicts and widens the struct),
-  value ends are found with msgspec's `Raw` decoder so nothing is decoded twice, and video ids,
-  timestamps and occurrence ordinals are computed per slice with Arrow/numpy kernels (ordinals
-  only group the rows of same-second runs). Numbers: `docs/benchmarks.md`.
+  100 and 500 MB). Slices are decoded from memoryviews of the read buffer, turned into JSON lists
+  in place (`[` and `]` written over the neighbouring bytes, then put back) rather than copied.
+  Record lists decode into `msgspec.Struct`s learned from the list's first slice (one field per
+  raw key; a slice with a new key falls back to dicts and widens the struct), value ends are
+  found with msgspec's `Raw` decoder so nothing is decoded twice, and string cleaning, timestamps
+  and video ids are computed per slice with Arrow kernels. Lineage and occurrence ordinals are
+  added once per 65,536-row batch (ordinals depend only on row order), and DM conversations are
+  built into columns together, up to 8,192 messages at a time (each build costs ~20 kernel calls
+  whatever its size, and exports can hold thousands of short conversations). Numbers:
+  `docs/benchmarks.md`.
+- **Cheap kernels for the common shapes**: when a slice's links all share one ASCII prefix
+  ending in `/video/` (TikTok's share links do), the id is a byte slice at a fixed offset (4 ms
+  per 65,536 links against 15 ms for finding `/video/` in each); values of exactly 19 characters
+  are read by Arrow's ISO-8601 cast (1.5 ms against 5.5 ms for strptime), with strptime for
+  anything the cast refuses; the placeholder lookup is skipped when no value is short enough to
+  be one. Tests compare each fast path with the regex or strptime-only answer.
 - **Two cores, two helper threads**: members of 16 MB and more are inflated (and CRC-checked) on
   a read-ahead thread, and the lake's Parquet writer encodes each 65,536-row group on a
   background thread; zlib and Parquet release the GIL, so both overlap the decoding. Parquet uses
@@ -56,14 +67,18 @@ with an unparseable date is kept with a null timestamp and its raw text.
   columns without Python objects and without the GIL. Measured twice and rejected: on the 100 MB
   export it cost 0.55 s of parsing plus 0.22 s of separator rewriting against 0.46 s for msgspec
   structs + picking + `pa.array`.
-- **Why not 5x the naive engine**: the work left costs ~1.7 CPU s per 100 MB (inflate ~0.15,
-  decode ~0.3, picking and `pa.array` ~0.2, string/timestamp/video-id kernels ~0.45, ordinals and
-  batching ~0.15, Parquet ~0.3, walking ~0.15) against the naive engine's ~3.7-4.5 s; 5x needs
-  ~0.8 s of wall time. Splitting the work over both cores does not get there: two copies of the
-  normalizer running at once each need ~40 % more CPU time (the work is memory-bound; two pure
-  Python loops run at full speed side by side), so the best split is ~1.4x, and the threads above
-  already take part of it. Closing the rest needs a compiled decoder that writes Arrow buffers
-  directly, which the core's pure-Python rule rules out.
+- **Why not 5x the naive engine**: on the 100 MB export the normalizer takes ~0.95 s of wall time
+  and ~1.25 CPU s (best runs). The main thread is busy nearly all the time with per-record Python
+  object work that holds the GIL: msgspec decoding (~0.3 s), picking values and `pa.array`
+  (~0.2 s), and the Arrow kernels it calls (~0.25 s); the other core carries inflation (~0.15 s)
+  and Parquet encoding (~0.35 s) and is idle half the time. 5x needs ~0.7 s. A third thread
+  cannot take the kernels: each of their ~20 calls per batch must win the GIL back from a thread
+  that sits inside msgspec or `pa.array`; a thread that ran the JSON walk ahead of the consumer
+  made the run slower (1.53-1.90 s against 1.33-1.51 s, five alternating runs). A second process
+  per table (watch history here, messages there) must inflate and skip the whole member too, and
+  its batches come back over a pipe: by the measured costs the two cores would carry ~1.6 CPU s
+  per 100 MB, no faster than now. What is left would need a compiled decoder that writes Arrow
+  buffers directly, which the core's pure-Python rule rules out.
 - **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports.
   DM batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
   scratch file in the system temp dir, so memory stays flat) and released with their direction
