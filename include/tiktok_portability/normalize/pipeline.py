@@ -134,13 +134,13 @@ class _Run:
         cols = build_columns(items, f.DM, shown, self.report, first_index=first)
         for key, mapped in cols.fields_seen.items():
             self.see(member, f"{shown}[] / {key}", "field", mapped, "dm_messages" if mapped else None)
-        partners = [pa.repeat(pa.scalar(g.partner, pa.string()), len(g.items)) for g in groups]
-        if len(items) != cols.rows:
-            # Items that are not objects were reported and dropped: name partners per record.
-            partners = [
-                pa.repeat(pa.scalar(g.partner, pa.string()), sum(isinstance(r, dict) for r in g.items))
-                for g in groups
-            ]
+        if len(items) == cols.rows:
+            counts = [len(g.items) for g in groups]
+        else:  # items that are not objects were reported and dropped: count the records kept
+            counts = [sum(isinstance(r, dict) for r in g.items) for g in groups]
+        partners = [
+            pa.repeat(pa.scalar(g.partner, pa.string()), n) for g, n in zip(groups, counts, strict=True)
+        ]
         cols.arrays["conversation"] = pa.concat_arrays(partners) if len(partners) > 1 else partners[0]
         cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())  # set when emitted
         yield from self.emit("dm_messages", cols)
