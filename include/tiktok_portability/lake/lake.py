@@ -238,6 +238,16 @@ class Lake:
                 found[manifest["batch_id"]] = (key, manifest)
         return found
 
+    def holders(self, snapshot_date: date | str) -> dict[str, str]:
+        """``{user key: batch id}`` of the users already committed on a date (one listing when
+        none is; else one read per batch of that date)."""
+        day = keys.snapshot_date_str(snapshot_date)
+        return {
+            user: batch_id
+            for batch_id, (_, manifest) in sorted(self._manifests(day).items())
+            for user in manifest.get("users", [])
+        }
+
     def _manifest(self, day: str, batch_id: str) -> tuple[str, dict] | None:
         key = keys.commit_manifest(day, batch_id)
         if not self.storage.exists(key):

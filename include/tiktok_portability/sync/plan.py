@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import date
 
+from tiktok_portability.lake.keys import user_key
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state import StateStore
@@ -43,6 +45,34 @@ def chunk(open_ids: list[str], size: int) -> list[list[str]]:
     return [open_ids[i : i + size] for i in range(0, len(open_ids), size)]
 
 
+def pack(open_ids: list[str], size: int, holder: Callable[[str], str | None]) -> list[list[str]]:
+    """Batches of about ``size`` users, in order, never splitting the users of one holder.
+
+    A user already committed on the date is held by a batch; re-syncing or reprocessing them
+    rewrites that batch's files without them. Two batches of one run commit in parallel, so the
+    users of one holder must land in one batch: else both would rewrite the same files at once
+    and one rewrite would be lost (the user then shows twice). Users without a holder fill
+    batches exactly like :func:`chunk`; a holder's group bigger than ``size`` stays whole.
+    """
+    groups: dict[object, list[str]] = {}
+    for open_id in open_ids:
+        key = holder(open_id)
+        groups.setdefault(key if key is not None else ("free", open_id), []).append(open_id)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for group in groups.values():
+        if current and len(current) + len(group) > size:
+            batches.append(current)
+            current = []
+        current.extend(group)
+        if len(current) >= size:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
 def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: SyncOptions) -> list[int]:
     """Choose the run's users and split them into batches; returns the batch numbers.
 
@@ -69,7 +99,11 @@ def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: Sy
             len(users),
             MAX_BATCHES,
         )
-    batches = chunk(users, size)
+    held = runtime.lake.holders(snapshot_date) if runtime.lake is not None else {}
+    batches = pack(users, size, lambda open_id: held.get(user_key(open_id)))
+    while len(batches) > MAX_BATCHES:  # whole groups left batches part-empty: use bigger ones
+        size *= 2
+        batches = pack(users, size, lambda open_id: held.get(user_key(open_id)))
     numbers = store.save_run_plan(run_id, snapshot_date, mode, batches)
     log.info(
         "plan run_id=%s snapshot_date=%s mode=%s users=%d batches=%d first_user=%s",
