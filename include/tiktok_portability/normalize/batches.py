@@ -142,6 +142,11 @@ class TableBuffer:
         self._pieces: list[pa.RecordBatch] = []
         self._rows = 0
         self._occurrence = OccurrenceCounter(spec) if "occurrence" in spec.schema.names else None
+        self._lineage_values = {
+            "open_id": pa.scalar(ctx.open_id, pa.string()),
+            "request_id": pa.scalar(ctx.request_id, pa.int64()),
+            "snapshot_date": pa.scalar(ctx.snapshot_date, pa.date32()),
+        }
 
     def add(self, cols: SliceColumns) -> Iterator[pa.RecordBatch]:
         """Add a slice; yields every full batch that is now ready."""
@@ -160,12 +165,7 @@ class TableBuffer:
             yield self._take(self.batch_rows)
 
     def _lineage(self, n: int) -> dict[str, pa.Array]:
-        ctx = self.ctx
-        return {
-            "open_id": pa.repeat(pa.scalar(ctx.open_id, pa.string()), n),
-            "request_id": pa.repeat(pa.scalar(ctx.request_id, pa.int64()), n),
-            "snapshot_date": pa.repeat(pa.scalar(ctx.snapshot_date, pa.date32()), n),
-        }
+        return {name: pa.repeat(value, n) for name, value in self._lineage_values.items()}
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         while self._rows:
