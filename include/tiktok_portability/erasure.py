@@ -11,8 +11,10 @@ The order is what makes it safe to run at any time and to re-run:
 3. **Lake**: rows in every table, raw archives, ledger and manifests, with an audit record
    (:meth:`tiktok_portability.lake.Lake.erase_user`).
 
-A sync commit that raced the erasure (its transfer list read before step 2) is caught by the
-normalize step, which erases again any user whose grant is erased after it commits.
+The lake step holds the lake's writer lock exclusively (:meth:`StateStore.lake_lock`; batch
+commits hold it shared), so no commit rewrites a file the erasure is rewriting. A commit that
+listed its transfers before step 2 and lands after step 3 is caught by the normalize step, which
+erases again any user whose grant is erased after it commits.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def erase_user(
             store.transition(transfer.id, closed, reason=ERASED_REASON)
             result.transfers_closed += 1
     if runtime.lake is not None:
-        record = runtime.lake.erase_user(open_id, requested_by=requested_by, full_scan=full_scan)
+        with store.lake_lock(exclusive=True):  # no commit rewrites a file under our feet
+            record = runtime.lake.erase_user(open_id, requested_by=requested_by, full_scan=full_scan)
         result.lake = record.to_dict()
     log.info(
         "user erased user=%s revoked_at_tiktok=%s transfers_closed=%d lake_rows=%d",
@@ -155,7 +158,8 @@ def erase_again_if_erased(runtime: SyncRuntime, open_ids: Sequence[str]) -> list
     again = []
     for open_id, status in sorted(runtime.store.grant_statuses(open_ids).items()):
         if status == "erased":
-            runtime.lake.erase_user(open_id, requested_by="sync: committed after the user's erasure")
+            with runtime.store.lake_lock(exclusive=True):
+                runtime.lake.erase_user(open_id, requested_by="sync: committed after the user's erasure")
             again.append(fingerprint(open_id))
     if again:
         log.warning("erased again after a racing commit users=%s", ",".join(again))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -137,4 +138,32 @@ def test_a_commit_that_raced_the_erasure_is_erased_again(synced) -> None:
         runtime, "rebuild", NIGHT, SyncOptions(batch_size=2, poll_interval_s=0.05, reprocess_from_raw=True)
     )
     assert summary["users_synced"] == 3
+    assert count(lake, "watch_history", f"open_id = '{gone}'") == 0
+
+
+def test_the_lake_step_waits_for_commits_in_flight(synced) -> None:
+    runtime, (gone, *_), lake = synced
+    held, release = threading.Event(), threading.Event()
+
+    def commit() -> None:  # a batch commit holds the lake lock shared
+        with runtime.store.lake_lock(exclusive=False):
+            held.set()
+            release.wait(10)
+
+    committing = threading.Thread(target=commit)
+    committing.start()
+    assert held.wait(10)
+    done: list = []
+    erasing = threading.Thread(
+        target=lambda: done.append(erase_user(runtime, gone, requested_by="dpo", revoke_at_tiktok=False))
+    )
+    erasing.start()
+    erasing.join(0.5)
+    assert done == []  # the lake step waits; the grant is already erased, so nothing new is loaded
+    assert runtime.store.get_grant(gone).status == "erased"
+    assert count(lake, "watch_history", f"open_id = '{gone}'") > 0
+    release.set()
+    erasing.join(10)
+    committing.join(10)
+    assert done[0].ok
     assert count(lake, "watch_history", f"open_id = '{gone}'") == 0

@@ -6,6 +6,7 @@ Children are forked (cheap) and each opens its own store, as a worker process wo
 from __future__ import annotations
 
 import multiprocessing
+import threading
 
 from tests.state.stores import KEY_A, tokens
 from tiktok_portability.state import StateStore
@@ -48,3 +49,43 @@ def test_only_one_lease_holder_among_processes(store, store_url):
     queue = multiprocessing.get_context("fork").Queue()
     _run(_lease, store_url, "u1", queue)
     assert sorted(queue.get(timeout=10) for _ in range(PROCESSES)) == [False] * (PROCESSES - 1) + [True]
+
+
+def _hold(store, exclusive: bool, held, release, log, name) -> None:
+    with store.lake_lock(exclusive=exclusive):
+        log.append(f"{name} in")
+        held.set()
+        release.wait(10)
+        log.append(f"{name} out")
+
+
+def test_the_lake_lock_is_shared_by_commits_and_exclusive_for_an_erasure(store):
+    log: list[str] = []
+
+    def start(exclusive, name):
+        held, release = threading.Event(), threading.Event()
+        thread = threading.Thread(target=_hold, args=(store, exclusive, held, release, log, name))
+        thread.start()
+        return thread, held, release
+
+    # Two commits hold it at once.
+    a, a_held, a_release = start(False, "commit-a")
+    assert a_held.wait(10)
+    b, b_held, b_release = start(False, "commit-b")
+    assert b_held.wait(10)
+    # An erasure waits for both...
+    e, e_held, e_release = start(True, "erase")
+    assert not e_held.wait(0.3)
+    a_release.set()
+    b_release.set()
+    assert e_held.wait(10)
+    # ...and a commit waits for the erasure.
+    c, c_held, c_release = start(False, "commit-c")
+    assert not c_held.wait(0.3)
+    e_release.set()
+    assert c_held.wait(10)
+    c_release.set()
+    for thread in (a, b, e, c):
+        thread.join(10)
+    assert log.index("erase in") > max(log.index("commit-a out"), log.index("commit-b out"))
+    assert log.index("commit-c in") > log.index("erase out")

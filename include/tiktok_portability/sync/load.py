@@ -61,7 +61,9 @@ def normalize_batch(
     if not refs:
         report.details["rows"] = {}
         return report
-    result = runtime.lake.normalize_batch(refs, snapshot_date, batch_id=lake_batch_id(run_id, batch))
+    # Shared: batches commit in parallel; an erasure (exclusive) waits for them and they for it.
+    with store.lake_lock(exclusive=False):
+        result = runtime.lake.normalize_batch(refs, snapshot_date, batch_id=lake_batch_id(run_id, batch))
     loaded = set(result.loaded)
     erased = erase_again_if_erased(runtime, sorted({r.open_id for r in refs if r.request_id in loaded}))
     if erased:
