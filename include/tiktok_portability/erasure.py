@@ -100,20 +100,27 @@ def _leave_tiktok(runtime: SyncRuntime, open_id: str, result: UserErasure) -> No
     from tiktok_portability.client.errors import TikTokError
     from tiktok_portability.tokens import TokenError, ensure_fresh
 
+    problems: list[str] = []
     try:
         with runtime.client() as client:
             token = ensure_fresh(runtime.store, client, open_id)
             for status in ("requested", "ready"):
                 for transfer in runtime.store.list_transfers(open_id=open_id, status=status, limit=10_000):
-                    if transfer.request_id is not None:
+                    if transfer.request_id is None:
+                        continue
+                    try:  # an export that finished meanwhile cannot be cancelled: revoke anyway
                         client.cancel(token, transfer.request_id, open_id=open_id)
                         result.tiktok_requests_cancelled += 1
+                    except TikTokError as exc:
+                        problems.append(f"cancel: {type(exc).__name__}: {exc}")
             client.revoke(token, open_id=open_id)
             result.revoked_at_tiktok = True
     except (TikTokError, TokenError) as exc:
         # Already revoked by the user, refresh refused, TikTok down: our copy goes anyway.
-        result.tiktok_error = f"{type(exc).__name__}: {exc}"
-        log.warning("erasure: TikTok not told user=%s reason=%s", result.user, result.tiktok_error)
+        problems.append(f"{type(exc).__name__}: {exc}")
+    if problems:
+        result.tiktok_error = "; ".join(problems)
+        log.warning("erasure: TikTok not fully told user=%s reason=%s", result.user, result.tiktok_error)
 
 
 def erase_users(

@@ -167,3 +167,20 @@ def test_the_lake_step_waits_for_commits_in_flight(synced) -> None:
     committing.join(10)
     assert done[0].ok
     assert count(lake, "watch_history", f"open_id = '{gone}'") == 0
+
+
+def test_a_failed_cancel_does_not_stop_the_revoke(tmp_path: Path, emulator) -> None:
+    runtime = make_runtime(tmp_path, emulator)
+    user = onboard(runtime, emulator, scopes=["portability.all.ongoing"])
+    with runtime.client() as client:
+        request_id = client.add_data_request(runtime.store.get_grant(user).access_token, open_id=user)
+    runtime.store.create_transfer(user, "night-1", ["all_data"], request_id, batch=0)
+    emulator.fault("server_error", endpoint="cancel", count=None)
+
+    result = erase_user(runtime, user, requested_by="dpo")
+
+    emulator.clear_faults()
+    assert result.revoked_at_tiktok
+    assert result.tiktok_requests_cancelled == 0
+    assert result.tiktok_error.startswith("cancel: ")
+    assert result.transfers_closed == 1
