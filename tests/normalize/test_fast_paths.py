@@ -188,9 +188,10 @@ def test_timestamps_parse_the_same_with_and_without_the_cast_fast_path():
         None,
     ]
     usual = [f"2024-05-{d:02d} 12:{d:02d}:07" for d in range(1, 29)]
-    for value in odd:
-        raw = pa.array([*usual, value, *usual], pa.string())
-        assert parse_timestamps(raw).equals(strptime_only(raw)), value
+    for copies in (1, 10):  # short slices take a Python path, long ones the Arrow cast
+        for value in odd:
+            raw = pa.array([*usual * copies, value, *usual * copies], pa.string())
+            assert parse_timestamps(raw).equals(strptime_only(raw)), (value, len(raw))
 
 
 def test_video_ids_of_long_slices_without_a_shared_prefix_match_the_regex():

@@ -6,9 +6,11 @@ video-id extraction run in Arrow compute kernels over the whole slice.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from itertools import repeat
 from operator import attrgetter
@@ -31,6 +33,7 @@ SMALL_SLICE = 256
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 VIDEO_ID = r"/video/(?P<id>[0-9]{1,19})"
 _VIDEO_ID = re.compile(VIDEO_ID)
+_PLAIN_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
 # 19-digit ids start with 6 or 7 today; anything past int64 is left null rather than wrapped.
 INT64_MAX = str(2**63 - 1)
 _encode = msgspec.json.Encoder().encode
@@ -91,6 +94,11 @@ def to_int(value: Any) -> int | None:
 
 def parse_timestamps(raw: pa.Array) -> pa.Array:
     """`YYYY-MM-DD HH:MM:SS` with an optional ` UTC` suffix or `T` separator -> timestamp[s, UTC]."""
+    if len(raw) <= SMALL_SLICE:
+        try:
+            return pa.array([None if v is None else _plain_epoch(v) for v in raw.to_pylist()], TS)
+        except ValueError:
+            pass  # a value in another form: the kernels below decide, as for long slices
     valid = len(raw) - raw.null_count
     if valid and pc.min_max(pc.binary_length(raw)).as_py() == {"min": 19, "max": 19}:
         # Every value has the length of the plain format: Arrow's ISO-8601 cast reads those
@@ -107,6 +115,14 @@ def parse_timestamps(raw: pa.Array) -> pa.Array:
         cleaned = pc.replace_substring_regex(cleaned, pattern=r"^(\d{4}-\d{2}-\d{2})T", replacement=r"\1 ")
         parsed = pc.strptime(cleaned, format=TIME_FORMAT, unit="s", error_is_null=True)
     return parsed.cast(TS)
+
+
+def _plain_epoch(text: str) -> int:
+    """Seconds since the epoch of a plain ``YYYY-MM-DD HH:MM:SS`` (or ``T``) UTC time, else
+    ValueError. Exactly the values the ISO-8601 cast and strptime read the same way."""
+    if not _PLAIN_TIME.fullmatch(text):
+        raise ValueError(text)
+    return calendar.timegm(datetime.fromisoformat(text).timetuple())
 
 
 def video_ids(text: pa.Array) -> pa.Array:
