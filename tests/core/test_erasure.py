@@ -138,6 +138,7 @@ def test_a_commit_that_raced_the_erasure_is_erased_again(synced) -> None:
         runtime, "rebuild", NIGHT, SyncOptions(batch_size=2, poll_interval_s=0.05, reprocess_from_raw=True)
     )
     assert summary["users_synced"] == 3
+    assert summary["erased_after_commit"] == [fingerprint(gone)]
     assert count(lake, "watch_history", f"open_id = '{gone}'") == 0
 
 

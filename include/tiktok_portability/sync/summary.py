@@ -45,11 +45,13 @@ def summarize_run(
     rows: Counter[str] = Counter()
     record_errors = 0
     stale: set[str] = set()
+    erased_again: set[str] = set()
     for rep in step_reports:
         if rep and rep.get("step") == "normalize":
             rows.update(rep.get("rows", {}) or {})
             record_errors += int(rep.get("record_errors", 0) or 0)
             stale.update(rep.get("later_dates_stale") or ())
+            erased_again.update(rep.get("erased_after_commit") or ())
     planned = int(plan["users"]) if plan else 0
     if options.reprocess_from_raw:
         synced = sum(
@@ -83,6 +85,8 @@ def summarize_run(
         # A past date rebuilt (reprocess or re-sync) with a different outcome: the later dates
         # derived from it need `tiktok-portability lake reprocess --snapshot-date D --and-later`.
         "later_dates_stale": sorted(stale),
+        # Fingerprints of users erased while this run loaded them: their rows were removed again.
+        "erased_after_commit": sorted(erased_again),
     }
     rate = failed / planned if planned else 0.0
     summary["failure_rate"] = round(rate, 4)
