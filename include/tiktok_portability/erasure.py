@@ -58,6 +58,11 @@ class UserErasure:
         return asdict(self)
 
 
+def _check_requested_by(requested_by: str) -> None:
+    if not requested_by.strip():
+        raise ValueError("requested_by must name who asked for the erasure (it goes in the audit record)")
+
+
 def erase_user(
     runtime: SyncRuntime,
     open_id: str,
@@ -67,8 +72,7 @@ def erase_user(
     full_scan: bool = False,
 ) -> UserErasure:
     """Erase one user (see the module docstring). Raises only if a step of ours fails."""
-    if not requested_by.strip():
-        raise ValueError("requested_by must name who asked for the erasure (it goes in the audit record)")
+    _check_requested_by(requested_by)
     result = UserErasure(user=fingerprint(open_id), requested_by=requested_by)
     store = runtime.store
     grant = store.find_grant(open_id)
@@ -132,8 +136,7 @@ def erase_users(
     full_scan: bool = False,
 ) -> list[UserErasure]:
     """Erase each user in turn; one user's failure is recorded and the others still go."""
-    if not requested_by.strip():
-        raise ValueError("requested_by must name who asked for the erasure (it goes in the audit record)")
+    _check_requested_by(requested_by)
     results = []
     for open_id in dict.fromkeys(open_ids):  # each once, in the order given
         try:

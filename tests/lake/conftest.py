@@ -128,3 +128,8 @@ def rows_of(lake: Lake, table: str, **where: Any) -> list[dict]:
         if all(row.get(k) == v for k, v in where.items()):
             out.append({k: v for k, v in row.items() if k not in ("request_id",)})
     return sorted(out, key=lambda r: json.dumps(r, default=str, sort_keys=True))
+
+
+def follower_changes(lake: Lake) -> list[tuple[str, str, str]]:
+    """The followers change log as sorted (snapshot date, user name, follow/unfollow) tuples."""
+    return sorted((str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers"))

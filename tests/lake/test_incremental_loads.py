@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.lake.conftest import rows_of, ts
+from tests.lake.conftest import follower_changes, rows_of, ts
 from tiktok_portability.lake import Lake
 
 DAY1 = [("2026-01-01 10:00:00", "v1"), ("2026-01-01 10:00:00", "v1"), ("2026-01-01 10:00:05", "v2")]
@@ -70,9 +70,7 @@ def test_followers_are_a_change_log_with_unfollows_and_refollows(lake: Lake, wri
     for day, rid, doc in SNAPSHOTS:
         load(lake, write_archive, "u1", day, rid, doc)
 
-    changes = sorted(
-        (str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")
-    )
+    changes = follower_changes(lake)
     assert changes == [
         ("2026-01-01", "alice", "follow"),
         ("2026-01-01", "bob", "follow"),
@@ -102,9 +100,7 @@ def test_a_snapshot_without_the_followers_section_changes_nothing(local_lake: La
     load(local_lake, write_archive, "u1", "2026-01-02", 2, {"watch": DAY2})  # e.g. an activity-only grant
     load(local_lake, write_archive, "u1", "2026-01-03", 3, {"followers": [["alice", "2025-12-01 00:00:00"]]})
 
-    assert sorted(
-        (str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(local_lake, "followers")
-    ) == [
+    assert follower_changes(local_lake) == [
         ("2026-01-01", "alice", "follow"),
         ("2026-01-01", "bob", "follow"),
         ("2026-01-03", "bob", "unfollow"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.lake.conftest import FOLLOWERS, JsonNormalizer, rows_of
+from tests.lake.conftest import FOLLOWERS, JsonNormalizer, follower_changes, rows_of
 from tiktok_portability.lake import Lake, summarize
 from tiktok_portability.lake.ledger import read_state, set_of, user_prefix
 from tiktok_portability.lake.storage import RecordingStorage
@@ -51,7 +51,7 @@ def test_incremental_state_comes_from_the_ledger_across_dates(lake: Lake, write_
         lake.normalize_batch([lake.raw.put_archive("u", day, n + 1, write_archive(doc(n)))], day)
 
     assert [r["link"] for r in rows_of(lake, "watch_history")] == ["v0", "v1", "v2", "v3"]
-    changes = [(str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")]
+    changes = follower_changes(lake)
     assert changes == [("2026-01-01", "alice", "follow")]
     keys = lake.storage.list(user_prefix("u"))
     assert [k.rsplit("/", 1)[1] for k in keys] == [f"{d}.state.arrow" for d in DAYS]
@@ -71,9 +71,7 @@ def test_unfollowed_by_everyone_then_followed_again(lake: Lake, write_archive):
         ref = lake.raw.put_archive("u", DAYS[n], n + 1, write_archive({"followers": followers}))
         lake.normalize_batch([ref], DAYS[n])
 
-    changes = sorted(
-        (str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers")
-    )
+    changes = follower_changes(lake)
     assert changes == [
         ("2026-01-01", "alice", "follow"),
         ("2026-01-01", "bob", "follow"),
@@ -153,7 +151,7 @@ def test_follower_changes_match_a_set_model_over_random_nights(local_lake: Lake,
             expected += [(day, n, "follow") for n in sorted(now - before)]
             expected += [(day, n, "unfollow") for n in sorted(before - now)]
             known = now
-    got = sorted((str(r["snapshot_date"]), r["user_name"], r["change"]) for r in rows_of(lake, "followers"))
+    got = follower_changes(lake)
     assert got == sorted(expected)
     assert [r["link"] for r in rows_of(lake, "watch_history")] == [f"v{n}" for n in range(10)]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from tests.lake.conftest import follower_changes
 from tiktok_portability.cli import main
 from tiktok_portability.lake import Lake
 from tiktok_portability.synth import SyntheticUser, UserSpec, write_archive
@@ -209,10 +210,7 @@ def test_an_emptied_follower_list_unfollows_everyone_but_a_missing_one_changes_n
         ref = lake.raw.put_archive("u", day, i + 1, _export(tmp_path / f"{i}.zip", followers))
         assert lake.normalize_batch([ref], day).ok
 
-    changes = sorted(
-        (str(r["snapshot_date"]), r["user_name"], r["change"])
-        for r in lake.read_table("followers").to_pylist()
-    )
+    changes = follower_changes(lake)
     assert changes == [
         ("2026-03-01", "ann", "follow"),
         ("2026-03-01", "bo", "follow"),

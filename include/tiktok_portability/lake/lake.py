@@ -61,7 +61,7 @@ class _Publish:
     rewrites: list[tuple[str, Any]]
     deletes: list[str]
     manifests: list[tuple[str, dict]]
-    # Each user's ledger entries for the date: (key, bytes or local file), then stale entries.
+    # Each user's ledger entry for the date (key, staged file), then entries to delete.
     ledger: list[tuple[str, Path]] = field(default_factory=list)
     ledger_stale: list[str] = field(default_factory=list)
 
@@ -295,7 +295,7 @@ class Lake:
                 **manifest,
                 "users": sorted(set(manifest["users"]) - users),
                 "files": kept_files,
-                "rows": {k: v for k, v in kept_rows.items() if not k.startswith("_")},
+                "rows": kept_rows,
             }
             plan.manifests.append((mkey, manifest))
         result.rewritten = [k for k, _ in plan.rewrites] + plan.deletes
@@ -434,14 +434,16 @@ class Lake:
             table_keys = [
                 k for k in self.storage.list("") if k.endswith(".parquet") and not k.startswith(("raw/", "_"))
             ]
-            manifest_keys = [k for k in self.storage.list("_commits") if k.endswith(".json")]
+            manifests = {
+                k: json.loads(self.storage.get_bytes(k))
+                for k in self.storage.list("_commits")
+                if k.endswith(".json")
+            }
         else:
             holders = {day: read_state(self.storage, key)[0].get("batch_id") for day, key in ledger.items()}
-            manifest_keys = [keys.commit_manifest(day, b) for day, b in sorted(holders.items()) if b]
-            table_keys = []
-            for mkey in manifest_keys:
-                if self.storage.exists(mkey):
-                    table_keys.extend(json.loads(self.storage.get_bytes(mkey))["files"])
+            found = (self._manifest(day, b) for day, b in sorted(holders.items()) if b)
+            manifests = dict(m for m in found if m is not None)
+            table_keys = [f for manifest in manifests.values() for f in manifest["files"]]
         gone_files: set[str] = set()
         for key in table_keys:
             if not self.storage.exists(key):
@@ -464,10 +466,7 @@ class Lake:
             with self.storage.staging_dir() as folder:
                 self.storage.put_file(key, files.write_table(folder / "erase.parquet", rest))
             rewritten += 1
-        for key in manifest_keys:
-            if not self.storage.exists(key):
-                continue
-            manifest = json.loads(self.storage.get_bytes(key))
+        for key, manifest in manifests.items():
             if user not in manifest.get("users", []) and not gone_files & set(manifest.get("files", [])):
                 continue
             manifest["users"] = [u for u in manifest["users"] if u != user]

@@ -100,10 +100,14 @@ def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: Sy
             MAX_BATCHES,
         )
     held = runtime.lake.holders(snapshot_date) if runtime.lake is not None else {}
-    batches = pack(users, size, lambda open_id: held.get(user_key(open_id)))
+
+    def holder(open_id: str) -> str | None:
+        return held.get(user_key(open_id))
+
+    batches = pack(users, size, holder)
     while len(batches) > MAX_BATCHES:  # whole groups left batches part-empty: use bigger ones
         size *= 2
-        batches = pack(users, size, lambda open_id: held.get(user_key(open_id)))
+        batches = pack(users, size, holder)
     numbers = store.save_run_plan(run_id, snapshot_date, mode, batches)
     log.info(
         "plan run_id=%s snapshot_date=%s mode=%s users=%d batches=%d first_user=%s",
