@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 from tests.state.stores import tokens
 
@@ -96,3 +97,21 @@ def test_unknown_events_are_stored_but_not_applied(store):
     outcome = store.record_webhook_event(body)
     assert outcome.first_time
     assert not outcome.applied
+
+
+def test_unclaimed_ready_request_names_the_newest_export_no_transfer_holds(store):
+    since = datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    assert store.unclaimed_ready_request("user-1", since) is None
+    store.record_webhook_event(ready_event(REQUEST_ID, create_time=1_800_000_000))
+    store.record_webhook_event(ready_event(REQUEST_ID + 1, create_time=1_800_000_100))
+    store.record_webhook_event(dict(ready_event(REQUEST_ID + 2), user_openid="user-2"))
+    assert store.unclaimed_ready_request("user-1", since) == REQUEST_ID + 1
+    # Once a transfer holds it (it is applied then), the older one is what is left.
+    store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID + 1)
+    assert store.unclaimed_ready_request("user-1", since) == REQUEST_ID
+    # Too old to be downloadable any more.
+    later = datetime.fromtimestamp(1_800_000_000, tz=UTC)
+    assert store.unclaimed_ready_request("user-1", later) is None
+    # Other events of the user are not exports.
+    store.record_webhook_event(dict(ready_event(), event="authorization.removed", create_time=1_800_000_200))
+    assert store.unclaimed_ready_request("user-1", since) == REQUEST_ID

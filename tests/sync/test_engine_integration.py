@@ -153,3 +153,54 @@ def test_rebuilding_a_past_night_names_later_nights_only_when_its_outcome_change
     )
     assert resync["users_synced"] == 1
     assert resync["later_dates_stale"] == ["2026-11-21"]
+
+
+def _ready_webhooks(emulator, open_id: str) -> list[dict]:
+    return [
+        d["body"]
+        for d in emulator.webhooks()
+        if d["event"] == "portability.download.ready" and d["open_id"] == open_id
+    ]
+
+
+def test_an_export_whose_add_answer_was_lost_is_downloaded_once_its_webhook_names_it(world, emulator) -> None:
+    runtime, users, lake = world
+    a = users["all"]
+    # Deliveries queue up in the emulator (nothing listens there); the test hands them to the
+    # store as the plugin's webhook receiver does once their signature checks out.
+    emulator.configure(webhook_url="http://127.0.0.1:9/tiktok/webhook")
+    emulator.fault("lose_response", open_id=a, endpoint="add", count=1)
+    options = _options(max_failure_rate=1.0)
+    run_sync(runtime, "night-1", date(2026, 11, 20), options)
+    lost = runtime.store.latest_transfer(a)
+    assert (lost.status, lost.request_id, lost.failure_reason.split(":")[0]) == (
+        "failed",
+        None,
+        "add_outcome_unknown",
+    )
+    created = [e for e in emulator.log(endpoint="add", open_id=a) if e.get("fault") == "lose_response"]
+    assert len(created) == 1  # TikTok acted on it: an export exists we hold no id for
+
+    # Without its webhook nothing names that export: the next add is refused while it is held.
+    run_sync(runtime, "night-1b", date(2026, 11, 20), options)
+    refused = runtime.store.latest_transfer(a)
+    assert (refused.status, refused.failure_reason.split(":")[0]) == ("failed", "request_in_flight")
+
+    for body in emulator.wait_until(lambda: _ready_webhooks(emulator, a), what="the ready webhook"):
+        runtime.store.record_webhook_event(body)
+    adds_before = len(emulator.log(endpoint="add", open_id=a))
+    summary = run_sync(runtime, "night-2", date(2026, 11, 21), options)
+
+    recovered = runtime.store.latest_transfer(a)
+    assert recovered.status == "normalized"
+    assert recovered.run_id == "night-2"
+    assert recovered.categories == lost.categories
+    assert len(emulator.log(endpoint="add", open_id=a)) == adds_before  # no add: TikTok would refuse it
+    assert [e["status"] for e in emulator.log(endpoint="download", open_id=a)] == [200]
+    assert (summary["users_synced"], summary["failed_by_reason"]) == (3, {})
+    expected = truth(emulator, a, 1)
+    assert count(lake, "watch_history", f"open_id = '{a}'") == len(expected.watch_history)
+    assert count(lake, "dm_messages", f"open_id = '{a}'") == len(expected.dm_messages)
+    # A later night finds nothing left to recover and requests a fresh export as usual.
+    run_sync(runtime, "night-3", date(2026, 11, 22), options)
+    assert len(emulator.log(endpoint="add", open_id=a)) == adds_before + 1

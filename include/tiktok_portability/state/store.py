@@ -1156,6 +1156,27 @@ class StateStore:
             ).first()
         return self._transfer(row) if row else None
 
+    def unclaimed_ready_request(self, open_id: str, newer_than: datetime) -> int | None:
+        """The request_id of the newest ``portability.download.ready`` webhook for ``open_id``
+        (sent after ``newer_than``) that no transfer holds: an export we asked for but never
+        learned the id of, because the answer to Add Data Request was lost."""
+        claimed = sa.select(transfers.c.id).where(transfers.c.request_id == webhook_events.c.request_id)
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(webhook_events.c.request_id)
+                .where(
+                    webhook_events.c.user_openid == open_id,
+                    webhook_events.c.event == EVENT_DOWNLOAD_READY,
+                    webhook_events.c.applied.is_(False),
+                    webhook_events.c.request_id.is_not(None),
+                    webhook_events.c.create_time > int(newer_than.timestamp()),
+                    ~claimed.exists(),
+                )
+                .order_by(webhook_events.c.create_time.desc(), webhook_events.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else int(row.request_id)
+
     def set_grant_format(self, open_id: str, data_format: str | None) -> Grant:
         """Choose the export format for one user's requests (``json``/``text``; None: run default)."""
         if data_format not in (None, "json", "text"):

@@ -108,6 +108,8 @@ webhook_events = sa.Table(
     sa.Column("applied", sa.Boolean, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Index("ix_webhook_events_request_id", "request_id"),
+    # Finding a user's ready export whose Add Data Request answer was lost.
+    sa.Index("ix_webhook_events_user_event", "user_openid", "event"),
 )
 
 watermarks = sa.Table(

@@ -44,6 +44,15 @@ def retry_download(t: Transfer) -> bool:
     )
 
 
+def _add_answer_lost(t: Transfer) -> bool:
+    """A failed add that may have created an export at TikTok we hold no request_id for."""
+    return (
+        t.status == "failed"
+        and t.request_id is None
+        and oc.category_of(t.failure_reason) in (oc.ADD_OUTCOME_UNKNOWN, oc.REQUEST_IN_FLIGHT)
+    )
+
+
 def submit_batch(runtime: SyncRuntime, run_id: str, batch: int, options: SyncOptions) -> oc.StepReport:
     """Submit the batch's data requests; one user's failure is recorded, never raised."""
     report = oc.StepReport("submit", run_id, batch)
@@ -100,6 +109,22 @@ def _submit_user(
     categories = options.requested_categories(ongoing_categories(grant.scopes))
     if not categories:
         return "skipped", None
+
+    if previous is not None and _add_answer_lost(previous):
+        request_id = store.unclaimed_ready_request(open_id, newer_than=utcnow() - DOWNLOAD_WINDOW)
+        if request_id is not None:
+            # The export that lost add created is ready, and its webhook named it: download it
+            # (TikTok would refuse a new request while it is held). Same categories and format.
+            store.create_transfer(
+                open_id,
+                run_id,
+                previous.categories,
+                request_id,
+                batch=batch,
+                data_format=previous.data_format,
+            )
+            log.info("lost add recovered open_id=%s request_id=%s", fingerprint(open_id), request_id)
+            return "recovered", None
 
     data_format = grant.data_format or options.data_format
 
