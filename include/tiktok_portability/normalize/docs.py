@@ -73,8 +73,12 @@ with an unparseable date is kept with a null timestamp and its raw text.
   (~0.2 s), and the Arrow kernels it calls (~0.25 s); the other core carries inflation (~0.15 s)
   and Parquet encoding (~0.35 s) and is idle half the time. 5x needs ~0.7 s. A third thread
   cannot take the kernels: each of their ~20 calls per batch must win the GIL back from a thread
-  that sits inside msgspec or `pa.array`; a thread that ran the JSON walk ahead of the consumer
-  made the run slower (1.53-1.90 s against 1.33-1.51 s, five alternating runs). A second process
+  that sits inside msgspec or `pa.array`. Measured: handing every big slice's cleaning,
+  timestamps and video ids to a finisher thread moved ~0.29 s of work off the main thread, and
+  the main thread spent about as long again waiting for the GIL (eight alternating runs: best
+  0.90 s against 0.88 s, median 1.10 s against 0.99 s; no better with a 0.5 ms switch interval).
+  A thread that ran the JSON walk ahead of the consumer made the run slower too (1.53-1.90 s
+  against 1.33-1.51 s, five alternating runs). A second process
   per table (watch history here, messages there) must inflate and skip the whole member too, and
   its batches come back over a pipe: by the measured costs the two cores would carry ~1.6 CPU s
   per 100 MB, no faster than now. What is left would need a compiled decoder that writes Arrow
