@@ -87,7 +87,7 @@ def small_inputs(folder: Path, count: int) -> list[dict]:
 def run_ours(inputs: list[dict], out: Path) -> int:
     from datetime import date
 
-    from tiktok_portability.lake.files import ParquetSink
+    from tiktok_portability.lake.files import ParquetSink, close_all
     from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeReport, normalize_archive
 
     rows = 0
@@ -102,8 +102,7 @@ def run_ours(inputs: list[dict], out: Path) -> int:
                 sink = sinks[table] = ParquetSink(out / str(n) / f"{table}.parquet", TABLES[table].schema)
             sink.write(batch)
             rows += batch.num_rows
-        for sink in sinks.values():
-            sink.close()
+        close_all(sinks.values())
     return rows
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tiktok_portability.lake.files import ParquetSink, dictionary_columns, write_table
+from tiktok_portability.lake.files import MAX_QUEUED, ParquetSink, close_all, dictionary_columns, write_table
 from tiktok_portability.normalize import TABLES
 
 SCHEMA = pa.schema([("n", pa.int64()), ("text", pa.string()), ("link", pa.string())])
@@ -49,11 +49,32 @@ def test_background_row_groups_keep_order_and_match_a_single_write(tmp_path):
 def test_a_failed_background_write_is_raised(tmp_path):
     (tmp_path / "taken").write_text("a file where the sink wants a folder")
     sink = ParquetSink(tmp_path / "taken" / "a.parquet", SCHEMA, row_group_rows=10)
-    first, second = batches(2, 10)
-    sink.write(first)  # a full row group: written, and failing, on the writer thread
-    # The failure is raised by the next write that waits for it, not lost on the thread.
+    # Each batch is a full row group, written (and failing) on the writer thread. The failure is
+    # raised by a later write (at the latest the one that finds the queue full), never lost.
+    raised: list[FileExistsError] = []
+    for batch in batches(MAX_QUEUED + 1, 10):
+        try:
+            sink.write(batch)
+        except FileExistsError as exc:
+            raised.append(exc)
+            break
+    assert len(raised) == 1
+    assert "taken" in str(raised[0])
+    alone = ParquetSink(tmp_path / "taken" / "b.parquet", SCHEMA, row_group_rows=10)
+    alone.write(batches(1, 10)[0])
     with pytest.raises(FileExistsError, match="taken"):
-        sink.write(second)
+        alone.close()
+
+
+def test_close_all_writes_every_sinks_last_rows(tmp_path):
+    sinks = [ParquetSink(tmp_path / f"{n}.parquet", SCHEMA, row_group_rows=10) for n in range(3)]
+    for n, sink in enumerate(sinks):
+        for batch in batches(n + 1, 7):
+            sink.write(batch)
+    paths = close_all(sinks)
+    assert paths == [tmp_path / f"{n}.parquet" for n in range(3)]
+    assert [pq.read_metadata(p).num_rows for p in paths] == [7, 14, 21]
+    assert close_all([ParquetSink(tmp_path / "empty.parquet", SCHEMA)]) == [None]
 
 
 def test_no_rows_no_file(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tiktok_portability.lake.files import ParquetSink
+from tiktok_portability.lake.files import ParquetSink, close_all
 from tiktok_portability.lake.incremental import (
     EventFilter,
     Mode,
@@ -184,7 +184,8 @@ class BatchStage:
 
     def close(self) -> dict[str, tuple[Path | None, int]]:
         """Per table: the finished file (None when the batch has no row for it) and its row count."""
-        return {name: (sink.close(), sink.rows) for name, sink in self.sinks.items()}
+        paths = close_all(self.sinks.values())
+        return {name: (path, sink.rows) for (name, sink), path in zip(self.sinks.items(), paths, strict=True)}
 
 
 def discard(archive: ArchiveStage) -> None:

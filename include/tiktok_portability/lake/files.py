@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
@@ -14,6 +15,11 @@ import pyarrow.parquet as pq
 from tiktok_portability.lake.storage import Storage
 
 ROW_GROUP_ROWS = 65_536
+# Below this many buffered rows, closing writes on the calling thread: starting a thread for a
+# small last row group costs more than it saves (many small archives per batch).
+BACKGROUND_CLOSE_ROWS = 8_192
+# Row groups waiting for a sink's writer thread (~10 MB each for the big tables).
+MAX_QUEUED = 4
 # Fixed writer settings: the same rows in the same order always give the same bytes.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -46,8 +52,10 @@ class ParquetSink:
     """Writes batches to one Parquet file, buffering them into row groups of ``ROW_GROUP_ROWS``.
 
     Row groups are encoded and compressed on a background thread (Parquet writing releases the
-    GIL), so a big table's writing overlaps the decoding of the next rows. At most one row group
-    is in flight, so memory stays at about two row groups per table.
+    GIL), so a big table's writing overlaps the decoding of the next rows. Up to ``MAX_QUEUED``
+    row groups wait for that thread: a burst (direct messages held until the profile names the
+    user, released at once) is written while decoding goes on instead of stalling it, and memory
+    stays bounded by a few row groups per table.
     """
 
     def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS) -> None:
@@ -60,7 +68,7 @@ class ParquetSink:
         self._writer: pq.ParquetWriter | None = None
         self._file: pa.NativeFile | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self._inflight: Future[None] | None = None
+        self._inflight: deque[Future[None]] = deque()
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -76,12 +84,15 @@ class ParquetSink:
             return
         table = pa.Table.from_batches(self._pending, self.schema)
         self._pending, self._pending_rows = [], 0
-        self._wait()
         if background:
+            # Finished writes are collected first, so a failure surfaces at the next row group.
+            while self._inflight and (len(self._inflight) >= MAX_QUEUED or self._inflight[0].done()):
+                self._inflight.popleft().result()
             if self._thread is None:
                 self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-sink")
-            self._inflight = self._thread.submit(self._write_table, table)
+            self._inflight.append(self._thread.submit(self._write_table, table))
         else:
+            self._wait()
             self._write_table(table)
 
     def _write_table(self, table: pa.Table) -> None:
@@ -96,20 +107,36 @@ class ParquetSink:
         self._writer.write_table(table, row_group_size=self.row_group_rows)
 
     def _wait(self) -> None:
-        """Finish the row group in flight (and raise its error, if any)."""
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            inflight.result()
+        """Finish the row groups in flight, in order; then raise the first error, if any."""
+        error: BaseException | None = None
+        while self._inflight:
+            try:
+                self._inflight.popleft().result()
+            except BaseException as exc:  # the rest still finish before the error surfaces
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def start_closing(self) -> None:
+        """Hand what is still buffered to the background thread, when that is worth a thread.
+
+        Closing several sinks this way first (:func:`close_all`) writes their last row groups at
+        the same time instead of one after another: the tail of a big archive (~0.1 s per 100 MB).
+        """
+        if self._pending and (self._thread is not None or self._pending_rows >= BACKGROUND_CLOSE_ROWS):
+            self._flush(background=True)
 
     def close(self) -> Path | None:
         """Finish the file; returns its path, or None when no row was written (no file)."""
         try:
             self._flush()
         finally:
-            self._wait()
-            if self._thread is not None:
-                self._thread.shutdown()
-                self._thread = None
+            try:
+                self._wait()
+            finally:
+                if self._thread is not None:
+                    self._thread.shutdown()
+                    self._thread = None
         if self._writer is None:
             return None
         try:
@@ -119,6 +146,14 @@ class ParquetSink:
             if self._file is not None:
                 self._file.close()
         return self.path
+
+
+def close_all(sinks: Iterable[ParquetSink]) -> list[Path | None]:
+    """Close every sink, their last row groups written in parallel; paths in the same order."""
+    sinks = list(sinks)
+    for sink in sinks:
+        sink.start_closing()
+    return [sink.close() for sink in sinks]
 
 
 def write_table(path: Path, table: pa.Table) -> Path | None:
