@@ -202,3 +202,23 @@ def test_video_ids_of_long_slices_without_a_shared_prefix_match_the_regex():
         for values in ([*text, odd], [odd, *text], [*mixed, odd, *text], [*text, odd, *mixed]):
             arr = pa.array(values, pa.string())
             assert video_ids(arr).to_pylist() == regex_ids(arr), (odd, len(values))
+
+
+def test_video_ids_of_many_shared_links_among_messages_match_the_regex():
+    """Messages that are just a shared link, hundreds of them among text: the hits are sliced."""
+    text = ["ok", "héllo 😀", None, "https://example.com/page"] * 80
+    shared = [f"{PREFIX}{7_200_000_000_000_000_000 + i}/" for i in range(300)]
+    for odd in ODD_LINKS:
+        for values in ([*text, *shared, odd], [odd, *shared, *text], [*shared[:150], *text, *shared[150:]]):
+            arr = pa.array(values, pa.string())
+            assert video_ids(arr).to_pylist() == regex_ids(arr), (odd, len(values))
+
+
+def test_video_ids_of_slices_of_a_longer_array_match_the_regex():
+    """The ASCII check reads the bytes of the slice's own values, not of its neighbours."""
+    usual = [f"{PREFIX}{7_000_000_000_000_000_000 + i}/" for i in range(600)]
+    wide = [f"{PREFIX}\uff17{i}/" for i in range(300)]  # a full-width 7: not ASCII, not an id
+    arr = pa.array([*wide, *usual, *wide], pa.string())
+    for start, length in ((300, 600), (0, 900), (299, 302), (600, 600), (890, 300)):
+        part = arr.slice(start, length)
+        assert video_ids(part).to_pylist() == regex_ids(part), (start, length)
