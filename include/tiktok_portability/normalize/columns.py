@@ -59,50 +59,6 @@ def _text(value: Any) -> str | None:
     return _encode(value).decode()
 
 
-# The code points str.strip() and utf8_trim_whitespace trim (the same set; a test checks both).
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + ("\u2028\u2029\u202f\u205f\u3000")
-)
-_FIRST_BYTE = np.zeros(256, dtype=bool)
-_FIRST_BYTE[[c.encode()[0] for c in WHITESPACE]] = True
-_ASCII_LAST = np.zeros(256, dtype=bool)
-_ASCII_LAST[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
-
-
-def may_need_trim(arr: pa.Array) -> bool:
-    """False when no value can start or end with whitespace, by its first and last bytes.
-
-    Conservative: a value ending in any 2-byte character led by 0xC2 or 3-byte one led by
-    0xE1-0xE3 counts as maybe (all non-ASCII whitespace is such), so the trim kernel (a tenth of
-    a big export's kernel time) only runs on slices that may need it.
-    """
-    _, offsets, data = arr.buffers()
-    n = len(arr)
-    if n == 0 or data is None:
-        return False
-    ends = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    starts, ends = ends[:-1], ends[1:]
-    keep = ends > starts
-    if not keep.all():
-        starts, ends = starts[keep], ends[keep]
-    raw = np.frombuffer(data, dtype=np.uint8)
-    if _FIRST_BYTE[raw[starts]].any():
-        return True
-    last = raw[ends - 1]
-    if _ASCII_LAST[last].any():
-        return True
-    wide = last >= 0x80
-    if not wide.any():
-        return False
-    length = (ends - starts)[wide]
-    end = ends[wide]
-    led2 = (length >= 2) & (raw[np.maximum(end - 2, 0)] == 0xC2)
-    led3 = (length >= 3) & np.isin(raw[np.maximum(end - 3, 0)], (0xE1, 0xE2, 0xE3))
-    return bool((led2 | led3).any())
-
-
 def string_array(values: list[Any]) -> pa.Array:
     """Strings with placeholders ("", "None", "N/A") turned into nulls; other scalars as text."""
     if len(values) <= SMALL_SLICE and all(v is None or type(v) is str for v in values):
@@ -115,8 +71,7 @@ def string_array(values: list[Any]) -> pa.Array:
         arr = pa.array(values, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = pa.array([_text(v) for v in values], type=pa.string())
-    if may_need_trim(arr):
-        arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.utf8_trim_whitespace(arr)
     shortest = pc.min(pc.binary_length(arr)).as_py()
     if shortest is None or shortest > _PLACEHOLDER_BYTES:
         return arr  # no value is short enough to be a placeholder (links, dates, most text)
