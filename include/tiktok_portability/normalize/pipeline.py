@@ -38,6 +38,7 @@ Batches = Iterator[tuple[str, pa.RecordBatch]]
 # Conversations are built into columns together up to this many messages: an export can hold
 # thousands of short conversations, and each build costs ~20 kernel calls whatever its size.
 MESSAGE_GROUP_ROWS = 8_192
+HELD_PER_BATCH = 2
 
 
 @dataclass
@@ -73,6 +74,8 @@ class _Run:
         self.user_name_known = False
         # Messages met before the profile wait here: their direction needs the user's name.
         self.held = HeldBatches(TABLES["dm_messages"].schema)
+        # Held messages on their way out, a few after each batch of other tables (see emit).
+        self.releasing: Iterator[pa.RecordBatch] | None = None
         # Consecutive conversations not built into columns yet, all of one list (or file).
         self.conversations: list[_Conversation] = []
         self.conversation_rows = 0
@@ -98,8 +101,6 @@ class _Run:
         if rmap.table == "profile" and not self.user_name_known and cols.rows:
             self.set_user_name(cols.arrays["user_name"][0].as_py())
         yield from self.emit(rmap.table, cols)
-        if self.user_name_known and self.held:
-            yield from self.release_held()
 
     def set_user_name(self, name: str | None) -> None:
         self.user_name, self.user_name_known = name, True
@@ -157,9 +158,13 @@ class _Run:
                 if not self.user_name_known:
                     self.held.add(batch)
                     continue
+                yield from self.release_held()  # row order: the held messages come first
                 batch = self.with_direction(batch)
             self.report.add_rows(table, batch.num_rows)
             yield table, batch
+            # Held messages go out two per batch of another table rather than all at once: a
+            # burst of hundreds of MB would stall decoding while their Parquet is written.
+            yield from self.release_held(limit=HELD_PER_BATCH)
 
     def with_direction(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.user_name:
@@ -167,12 +172,26 @@ class _Run:
         at = batch.schema.get_field_index("direction")
         return batch.set_column(at, batch.schema.field(at), self.direction(batch.column("sender")))
 
-    def release_held(self) -> Batches:
-        """The messages held before the profile, now with their direction."""
-        for batch in self.held.release():
+    def release_held(self, limit: int | None = None) -> Batches:
+        """The messages held before the profile (all, or up to ``limit``), with their direction."""
+        if self.releasing is None:
+            if not (self.user_name_known and self.held):
+                return
+            self.releasing = self.held.release()
+        for n, batch in enumerate(self.releasing, start=1):
             batch = self.with_direction(batch)
             self.report.add_rows("dm_messages", batch.num_rows)
             yield "dm_messages", batch
+            if limit is not None and n >= limit:
+                return
+        self.releasing = None
+
+    def discard(self) -> None:
+        """Drop what is still held (the archive failed or its reader stopped early)."""
+        if self.releasing is not None:
+            self.releasing.close()  # the generator removes its spill file
+            self.releasing = None
+        self.held.discard()
 
     def finish(self) -> Batches:
         yield from self.flush_conversations()
@@ -389,7 +408,7 @@ def normalize_archive(
             yield from reader.batches()
             yield from run.finish()
         finally:
-            run.held.discard()
+            run.discard()
         log.info(
             "normalize done archive=%s rows=%s record_errors=%d",
             zf.name,
