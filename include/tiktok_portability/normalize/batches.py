@@ -237,9 +237,9 @@ class HeldBatches:
         if path is None:
             return
         try:
-            # Mapped, not copied (reading ~170 MB back cost 0.2 s on a 500 MB export): the
-            # batches keep the mapping alive after the file is closed and removed (POSIX).
-            with pa.memory_map(path) as source:
+            # Read into memory, not mapped: a mapping would keep every page of the file resident
+            # until the last batch is written, so memory would grow with the export's messages.
+            with pa.OSFile(path) as source:
                 yield from pa.ipc.open_stream(source)
         finally:
             os.unlink(path)
