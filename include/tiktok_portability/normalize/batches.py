@@ -147,6 +147,7 @@ class TableBuffer:
             "request_id": pa.scalar(ctx.request_id, pa.int64()),
             "snapshot_date": pa.scalar(ctx.snapshot_date, pa.date32()),
         }
+        self._full_lineage: dict[str, pa.Array] | None = None
 
     def add(self, cols: SliceColumns) -> Iterator[pa.RecordBatch]:
         """Add a slice; yields every full batch that is now ready."""
@@ -165,7 +166,12 @@ class TableBuffer:
             yield self._take(self.batch_rows)
 
     def _lineage(self, n: int) -> dict[str, pa.Array]:
-        return {name: pa.repeat(value, n) for name, value in self._lineage_values.items()}
+        if n == self.batch_rows and self._full_lineage is not None:
+            return self._full_lineage  # arrays are immutable: every full batch shares them
+        arrays = {name: pa.repeat(value, n) for name, value in self._lineage_values.items()}
+        if n == self.batch_rows:
+            self._full_lineage = arrays
+        return arrays
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         while self._rows:

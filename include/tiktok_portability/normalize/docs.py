@@ -39,7 +39,7 @@ with an unparseable date is kept with a null timestamp and its raw text.
 ## Decisions
 
 - **Streaming**: the JSON is walked with a small Python walker and decoded in ~1 MB slices by
-  msgspec (C), cut at object boundaries; memory stays flat (about 260 MB peak RSS, the same at
+  msgspec (C), cut at object boundaries; memory stays flat (about 300 MB peak RSS, the same at
   100 and 500 MB). Slices are decoded from memoryviews of the read buffer, turned into JSON lists
   in place (`[` and `]` written over the neighbouring bytes, then put back) rather than copied.
   Record lists decode into `msgspec.Struct`s learned from the list's first slice (one field per
@@ -55,10 +55,17 @@ with an unparseable date is kept with a null timestamp and its raw text.
   per 65,536 links against 15 ms for finding `/video/` in each); values of exactly 19 characters
   are read by Arrow's ISO-8601 cast (1.5 ms against 5.5 ms for strptime), with strptime for
   anything the cast refuses; the placeholder lookup is skipped when no value is short enough to
-  be one. Tests compare each fast path with the regex or strptime-only answer.
-- **Two cores, two helper threads**: members of 16 MB and more are inflated (and CRC-checked) on
-  a read-ahead thread, and the lake's Parquet writer encodes each 65,536-row group on a
-  background thread; zlib and Parquet release the GIL, so both overlap the decoding. Parquet uses
+  be one; ids that all fit int64 (the largest sorts at or below int64's maximum) convert with
+  one cast. Struct values are picked by a comprehension compiled per attribute (CPython
+  specialises `r.f1` in it: 2x `map(attrgetter("f1"), ...)`). Tests compare each fast path with
+  the regex or strptime-only answer. Measured and dropped: skipping the trim when no value's
+  first or last byte can be whitespace (the numpy check cost more than the trim kernel: 91 vs
+  80 us per 8,000 links).
+- **Two cores, helper threads**: members of 16 MB and more are inflated (and CRC-checked) on
+  a read-ahead thread, and each Parquet sink encodes its 65,536-row groups on a background
+  thread, with up to four groups queued (a burst no longer stalls decoding); zlib and Parquet
+  release the GIL, so both overlap the decoding. Closing writes every sink's last row group at
+  once (`close_all`) rather than one table after another (~8% on 100 MB). Parquet uses
   zstd level 1 (faster and smaller than level 3 on this data) and dictionaries only for text and
   dates that repeat (timestamps, ids, links and raw timestamp text are nearly unique: a
   dictionary there cost a third of watch history's write time and saved no bytes).
@@ -66,29 +73,39 @@ with an unparseable date is kept with a null timestamp and its raw text.
   separator `},\n` cannot occur inside a JSON string) for `pyarrow.json.read_json` gives Arrow
   columns without Python objects and without the GIL. Measured twice and rejected: on the 100 MB
   export it cost 0.55 s of parsing plus 0.22 s of separator rewriting against 0.46 s for msgspec
-  structs + picking + `pa.array`.
-- **Why not 5x the naive engine**: on the 100 MB export the normalizer takes ~0.95 s of wall time
-  and ~1.25 CPU s (best runs). The main thread is busy nearly all the time with per-record Python
-  object work that holds the GIL: msgspec decoding (~0.3 s), picking values and `pa.array`
-  (~0.2 s), and the Arrow kernels it calls (~0.25 s); the other core carries inflation (~0.15 s)
-  and Parquet encoding (~0.35 s) and is idle half the time. 5x needs ~0.7 s. A third thread
-  cannot take the kernels: each of their ~20 calls per batch must win the GIL back from a thread
-  that sits inside msgspec or `pa.array`. Measured: handing every big slice's cleaning,
-  timestamps and video ids to a finisher thread moved ~0.29 s of work off the main thread, and
-  the main thread spent about as long again waiting for the GIL (eight alternating runs: best
-  0.90 s against 0.88 s, median 1.10 s against 0.99 s; no better with a 0.5 ms switch interval).
-  A thread that ran the JSON walk ahead of the consumer made the run slower too (1.53-1.90 s
-  against 1.33-1.51 s, five alternating runs). A second process
-  per table (watch history here, messages there) must inflate and skip the whole member too, and
-  its batches come back over a pipe: by the measured costs the two cores would carry ~1.6 CPU s
-  per 100 MB, no faster than now. What is left would need a compiled decoder that writes Arrow
-  buffers directly, which the core's pure-Python rule rules out.
-- **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports.
-  DM batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
+  structs + picking + `pa.array`. Tried again as a helper: a thread parsing watch history's
+  slices with `pyarrow.json` (one GIL-free call per slice, the slice wrapped as `{"i":[...]}`
+  with an explicit schema) while the main thread finds slice ends with the `Raw` decoder and runs
+  the kernels: best 0.35 s against 0.41 s for watch history alone, median 0.41 against 0.45,
+  for 17% more CPU and a second decoder whose corner cases (escapes, invalid UTF-8, numbers in
+  text fields) must match msgspec's. Not worth it for ~5% of a whole export.
+- **Why not 5x the naive engine**: on the 100 MB export the normalizer takes ~0.8 s of wall time
+  and ~1.15 CPU s (best runs; ~0.95 s before this round's queueing and picking changes). The main
+  thread is busy nearly all the time with per-record Python object work that holds the GIL:
+  msgspec decoding (~0.3 s), picking values and `pa.array` (~0.2 s), and the Arrow kernels it
+  calls (~0.25 s); the other core carries inflation (~0.15 s) and Parquet encoding (~0.35 s) and
+  is idle half the time. 5x needs ~0.7 s. A third thread cannot take the kernels: each of their
+  ~20 calls per batch must win the GIL back from a thread that sits inside msgspec or `pa.array`.
+  Measured: handing every big slice's cleaning, timestamps and video ids to a finisher thread
+  moved ~0.29 s of work off the main thread, and the main thread spent about as long again waiting
+  for the GIL (eight alternating runs: best 0.90 s against 0.88 s, median 1.10 s against 0.99 s;
+  no better with a 0.5 ms switch interval). A thread that ran the JSON walk ahead of the consumer
+  made the run slower too (1.53-1.90 s against 1.33-1.51 s, five alternating runs), and a longer
+  GIL switch interval (20-100 ms) gave nothing consistent (100 MB median 0.92-1.00 s against 1.04
+  s, 500 MB 4.25 against 4.11 s). A second process per table (watch history here, messages there)
+  must inflate and skip the whole member too, and its batches come back over a pipe: by the
+  measured costs the two cores would carry ~1.6 CPU s per 100 MB, no faster than now. What is left
+  would need a compiled decoder that writes Arrow buffers directly, which the core's pure-Python
+  rule rules out.
+- **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports. DM
+  batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
   scratch file in the system temp dir, so memory stays flat) and released with their direction
-  as soon as the profile is read; the JSON is read once (a second pass used to cost ~15% of the
-  time). So `dm_messages` batches may come after other tables' batches; row order within the
-  table is unchanged. TXT exports read the profile file first.
+  once the profile is read, two after each batch of another table: released all at once, a few
+  hundred MB of messages filled the Parquet queue and stalled decoding (0.34 s on 500 MB). The
+  spill file is read back into memory, not mapped (a mapping kept its pages resident: peak RSS 400
+  MB instead of 300). The JSON is read once (a second pass used to cost ~15% of the time). So
+  `dm_messages` batches may come after other tables' batches; row order within the table is
+  unchanged. TXT exports read the profile file first.
 - **Small slices** (<= 256 rows) clean strings, extract video ids and build key strings in
   Python instead of Arrow kernels (each kernel call costs ~15 us, which dominated tiny archives);
   the results are the same (tests compare both paths; `str.strip()` trims exactly the code points
