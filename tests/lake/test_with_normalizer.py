@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -11,6 +12,8 @@ import pytest
 from tests.lake.conftest import follower_changes
 from tiktok_portability.cli import main
 from tiktok_portability.lake import Lake
+from tiktok_portability.state.engine import create_engine
+from tiktok_portability.state.lake_lock import lake_lock
 from tiktok_portability.synth import SyntheticUser, UserSpec, write_archive
 
 SPEC = UserSpec(open_id="synth-1", seed=7, generation="G2", txt_variant="en_new", size="tiny")
@@ -217,3 +220,40 @@ def test_an_emptied_follower_list_unfollows_everyone_but_a_missing_one_changes_n
         ("2026-03-03", "ann", "unfollow"),
         ("2026-03-03", "bo", "unfollow"),
     ]
+
+
+def test_cli_erase_waits_for_a_commit_holding_the_lake_lock(
+    tmp_path: Path, archives: list[Path], capsys: pytest.CaptureFixture
+):
+    uri, state_url = str(tmp_path / "lake"), f"sqlite:///{tmp_path / 'state.db'}"
+    code, _ = run_cli(
+        capsys, "normalize", "--archive", str(archives[0]), "--lake", uri,
+        "--open-id", SPEC.open_id, "--snapshot-date", DATES[0], "--state-url", state_url,
+    )  # fmt: skip
+    assert code == 0
+    engine = create_engine(state_url)
+    committing, release = threading.Event(), threading.Event()
+    log: list[str] = []
+
+    def commit() -> None:  # a nightly commit holds the lock shared while it rewrites files
+        with lake_lock(engine, exclusive=False):
+            committing.set()
+            release.wait(10)
+            log.append("commit done")
+
+    def erase() -> None:
+        code = main(["lake", "erase", "--open-id", SPEC.open_id, "--lake", uri, "--state-url", state_url])
+        log.append(f"erase exit {code}")
+
+    holder, eraser = threading.Thread(target=commit), threading.Thread(target=erase)
+    holder.start()
+    assert committing.wait(10)
+    eraser.start()
+    eraser.join(0.5)
+    assert eraser.is_alive()  # waiting for the lock
+    release.set()
+    holder.join(10)
+    eraser.join(10)
+    assert log == ["commit done", "erase exit 0"]
+    assert Lake.from_uri(uri).tables() == []
+    engine.dispose()

@@ -6,9 +6,12 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LAKE_ENV = "TIKTOK_PORTABILITY_LAKE"
+STATE_URL_ENV = "TIKTOK_STATE_URL"  # the same variable the state store reads
 
 
 def _add_lake_args(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +26,29 @@ def _add_lake_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="S3 endpoint (e.g. a MinIO or moto server); AWS_ENDPOINT_URL works too",
     )
+    parser.add_argument(
+        "--state-url",
+        default=os.environ.get(STATE_URL_ENV),
+        help=f"the sync's state store (default ${STATE_URL_ENV}): when given, wait for the lake "
+        "lock there, so this never rewrites a file a nightly commit is rewriting",
+    )
+
+
+@contextmanager
+def _locked(args: argparse.Namespace, *, exclusive: bool) -> Iterator[None]:
+    """The state store's lake lock (shared for loads, exclusive for an erasure), if one is named."""
+    if not args.state_url:
+        yield
+        return
+    from tiktok_portability.state.engine import create_engine
+    from tiktok_portability.state.lake_lock import lake_lock
+
+    engine = create_engine(args.state_url)
+    try:
+        with lake_lock(engine, exclusive=exclusive):
+            yield
+    finally:
+        engine.dispose()
 
 
 def _lake(args: argparse.Namespace):
@@ -50,7 +76,8 @@ def _normalize(args: argparse.Namespace) -> int:
     archive = Path(args.archive)
     request_id = args.request_id if args.request_id is not None else default_request_id(archive)
     ref = lake.raw.put_archive(args.open_id, args.snapshot_date, request_id, archive)
-    result = lake.normalize_batch([ref], ref.snapshot_date, batch_id=args.batch_id)
+    with _locked(args, exclusive=False):
+        result = lake.normalize_batch([ref], ref.snapshot_date, batch_id=args.batch_id)
     _print(
         {
             "batch_id": result.batch_id,
@@ -65,7 +92,8 @@ def _normalize(args: argparse.Namespace) -> int:
 def _reprocess(args: argparse.Namespace) -> int:
     from tiktok_portability.lake import summarize
 
-    results = _lake(args).reprocess(args.snapshot_date, and_later=args.and_later)
+    with _locked(args, exclusive=False):
+        results = _lake(args).reprocess(args.snapshot_date, and_later=args.and_later)
     _print(
         {
             "snapshot_date": args.snapshot_date,
@@ -80,13 +108,16 @@ def _reprocess(args: argparse.Namespace) -> int:
 def _migrate_ledger(args: argparse.Namespace) -> int:
     from tiktok_portability.lake import summarize
 
-    results = _lake(args).migrate_ledger()
+    with _locked(args, exclusive=False):
+        results = _lake(args).migrate_ledger()
     _print({"dates": sorted({r.snapshot_date for r in results}), **summarize(results)})
     return 0 if all(r.ok for r in results) else 1
 
 
 def _erase(args: argparse.Namespace) -> int:
-    record = _lake(args).erase_user(args.open_id, requested_by=args.requested_by, full_scan=args.full_scan)
+    lake = _lake(args)
+    with _locked(args, exclusive=True):
+        record = lake.erase_user(args.open_id, requested_by=args.requested_by, full_scan=args.full_scan)
     _print(record.to_dict())
     return 0
 

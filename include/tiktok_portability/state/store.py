@@ -38,6 +38,7 @@ from tiktok_portability.state.errors import (
     LockNotAcquired,
     TransferNotFound,
 )
+from tiktok_portability.state.lake_lock import lake_lock
 from tiktok_portability.state.models import GRANT_STATUSES, Grant, QuotaDecision, Transfer, WebhookOutcome
 from tiktok_portability.state.tables import (
     grants,
@@ -109,7 +110,6 @@ def _transfer_row(
 
 
 # The PostgreSQL advisory lock that keeps lake rewrites apart (see StateStore.lake_lock).
-LAKE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"tiktok_portability.lake").digest()[:8], "big", signed=True)
 
 
 def _lock_request(conn: sa.Connection, request_id: int) -> None:
@@ -202,42 +202,9 @@ class StateStore:
 
     @contextmanager
     def lake_lock(self, *, exclusive: bool) -> Iterator[None]:
-        """Keeps lake rewrites apart across processes and hosts, for as long as the block runs.
-
-        Batch commits take it shared (they run in parallel and never rewrite the same files: the
-        planner sees to that); a GDPR erasure takes it exclusive, because it rewrites files any
-        commit might be rewriting at the same moment (one of the two rewrites would be lost).
-        PostgreSQL: a session advisory lock on a connection of its own (released if the process
-        dies). SQLite: an ``flock`` on a file beside the database (SQLite is one machine's store).
-        An in-memory database has no other process to wait for.
-        """
-        if self.engine.dialect.name == "postgresql":
-            take, give = (
-                (sa.func.pg_advisory_lock, sa.func.pg_advisory_unlock)
-                if exclusive
-                else (sa.func.pg_advisory_lock_shared, sa.func.pg_advisory_unlock_shared)
-            )
-            with self.engine.connect() as conn:
-                conn.execute(sa.select(take(LAKE_LOCK_KEY)))
-                conn.commit()
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.select(give(LAKE_LOCK_KEY)))
-                    conn.commit()
-            return
-        database = self.engine.url.database
-        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        """The lake's writer lock (:func:`tiktok_portability.state.lake_lock.lake_lock`)."""
+        with lake_lock(self.engine, exclusive=exclusive):
             yield
-            return
-        import fcntl
-
-        with open(f"{database}.lake.lock", "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- migrations -----------------------------------------------------------------------------
 
