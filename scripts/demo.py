@@ -92,6 +92,8 @@ def seed(admin: httpx.Client, store) -> list[dict]:
         else:
             spec = {"scopes": SCOPES[i % len(SCOPES)], "generation": ("G1", "G2", "G3", "G0")[i % 4]}
             spec["txt_variant"] = ("en_new", "en_old", "nl")[i % 3]
+        # Fixed open_ids: the synthetic data is keyed on them, so every demo prints the same numbers.
+        spec["open_id"] = f"demo-user-{i + 1:02d}"
         user = admin.post("/_admin/users", json=spec).raise_for_status().json()
         body = admin.post(f"/_admin/users/{user['open_id']}/tokens").raise_for_status().json()
         store.upsert_grant(user["open_id"], body["scope"], TokenSet.from_response(body))
