@@ -9,12 +9,13 @@ from collections import Counter
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from tiktok_portability.archive import JsonStream
 from tiktok_portability.normalize import TABLES
 from tiktok_portability.normalize.batches import OccurrenceCounter
 from tiktok_portability.normalize.columns import VIDEO_ID, video_ids
-from tiktok_portability.normalize.shapes import RecordShapes, raw_fields
+from tiktok_portability.normalize.shapes import RecordShapes, field_values, raw_fields
 from tiktok_portability.normalize.tables import TS
 
 
@@ -222,3 +223,16 @@ def test_video_ids_of_slices_of_a_longer_array_match_the_regex():
     for start, length in ((300, 600), (0, 900), (299, 302), (600, 600), (890, 300)):
         part = arr.slice(start, length)
         assert video_ids(part).to_pylist() == regex_ids(part), (start, length)
+
+
+def test_field_values_pick_a_struct_attribute_and_refuse_anything_else():
+    shapes = RecordShapes()
+    plain = [{"a": 1, "b": "x"}, {"a": 2}]
+    shapes.learn("L", plain)
+    records = shapes.decoder("L")(json.dumps(plain).encode())
+    attrs = raw_fields(records)
+    assert field_values(attrs["a"])(records) == [1, 2]
+    assert field_values(attrs["b"])(records) == ["x", None]
+    for bad in ("a", "f1.__class__", "f1;import os", "f123"):
+        with pytest.raises(ValueError, match="not a learned struct attribute"):
+            field_values(bad)

