@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -89,3 +91,16 @@ def test_dictionaries_only_for_text_that_repeats():
     assert "open_id" in watch
     assert "snapshot_date" in watch
     assert not {"link", "watched_at", "watched_at_raw", "video_id"} & set(watch)
+
+
+def test_close_all_closes_every_sink_before_raising_the_first_failure(tmp_path):
+    (tmp_path / "taken").write_text("a file where a sink wants a folder")
+    bad = ParquetSink(tmp_path / "taken" / "a.parquet", SCHEMA, row_group_rows=10)
+    good = ParquetSink(tmp_path / "b.parquet", SCHEMA, row_group_rows=10)
+    for sink in (bad, good):
+        for batch in batches(2, 10):
+            with contextlib.suppress(FileExistsError):  # a write may collect the failure first
+                sink.write(batch)
+    with pytest.raises(FileExistsError, match="taken"):
+        close_all([bad, good])
+    assert pq.read_metadata(tmp_path / "b.parquet").num_rows == 20

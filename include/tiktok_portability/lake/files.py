@@ -151,9 +151,21 @@ class ParquetSink:
 def close_all(sinks: Iterable[ParquetSink]) -> list[Path | None]:
     """Close every sink, their last row groups written in parallel; paths in the same order."""
     sinks = list(sinks)
+    error: BaseException | None = None
     for sink in sinks:
-        sink.start_closing()
-    return [sink.close() for sink in sinks]
+        try:
+            sink.start_closing()
+        except BaseException as exc:  # still close the others; close() raises it again
+            error = error or exc
+    paths: list[Path | None] = []
+    for sink in sinks:
+        try:
+            paths.append(sink.close())
+        except BaseException as exc:  # every sink's thread is shut down before raising
+            error = error or exc
+    if error is not None:
+        raise error
+    return paths
 
 
 def write_table(path: Path, table: pa.Table) -> Path | None:
