@@ -158,19 +158,8 @@ def test_video_ids_of_long_slices_sharing_a_prefix_match_the_regex():
         assert video_ids(only).to_pylist() == regex_ids(only), odd
 
 
-def strptime_only(raw: pa.Array) -> pa.Array:
-    """The timestamp parser before its cast fast path: strptime, then the clean-up retry."""
-    fmt = "%Y-%m-%d %H:%M:%S"
-    parsed = pc.strptime(raw, format=fmt, unit="s", error_is_null=True)
-    if parsed.null_count != raw.null_count:
-        cleaned = pc.replace_substring_regex(raw, pattern=r"(?i)\s*(UTC|Z)$", replacement="")
-        cleaned = pc.replace_substring_regex(cleaned, pattern=r"^(\d{4}-\d{2}-\d{2})T", replacement=r"\1 ")
-        parsed = pc.strptime(cleaned, format=fmt, unit="s", error_is_null=True)
-    return parsed.cast(TS)
-
-
 def test_timestamps_parse_the_same_with_and_without_the_cast_fast_path():
-    from tiktok_portability.normalize.columns import parse_timestamps
+    from tiktok_portability.normalize.columns import parse_timestamps, strptime_timestamps
 
     odd = [
         "2024-01-01T10:30:00",
@@ -192,7 +181,7 @@ def test_timestamps_parse_the_same_with_and_without_the_cast_fast_path():
     for copies in (1, 10):  # short slices take a Python path, long ones the Arrow cast
         for value in odd:
             raw = pa.array([*usual * copies, value, *usual * copies], pa.string())
-            assert parse_timestamps(raw).equals(strptime_only(raw)), (value, len(raw))
+            assert parse_timestamps(raw).equals(strptime_timestamps(raw)), (value, len(raw))
 
 
 def test_video_ids_of_long_slices_without_a_shared_prefix_match_the_regex():

@@ -31,11 +31,11 @@ from tiktok_portability.lake.errors import CommitError, LakeError, StorageError
 from tiktok_portability.lake.ledger import (
     STATE,
     PreviousState,
+    batch_of,
     entry_key,
     entry_name,
     load_previous,
     read_ledger,
-    read_state,
     same_state,
     user_prefix,
     write_state,
@@ -440,7 +440,7 @@ class Lake:
                 if k.endswith(".json")
             }
         else:
-            holders = {day: read_state(self.storage, key)[0].get("batch_id") for day, key in ledger.items()}
+            holders = {day: batch_of(self.storage, key) for day, key in ledger.items()}
             found = (self._manifest(day, b) for day, b in sorted(holders.items()) if b)
             manifests = dict(m for m in found if m is not None)
             table_keys = [f for manifest in manifests.values() for f in manifest["files"]]

@@ -89,7 +89,7 @@ class PreviousState:
     def holder(self, storage: Storage, open_id: str, day: str) -> str | None:
         """The batch that holds the user's rows on ``day`` (None when no batch does)."""
         key = self.ledgers.get(open_id, {}).get(day)
-        return read_state(storage, key)[0].get("batch_id") if key is not None else None
+        return batch_of(storage, key) if key is not None else None
 
 
 def load_previous(
@@ -178,6 +178,11 @@ def read_state(storage: Storage, key: str) -> tuple[dict, pa.Table]:
     with storage.local_copy(key) as path, pa.OSFile(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     return json.loads(table.schema.metadata[_META]), table
+
+
+def batch_of(storage: Storage, key: str) -> str | None:
+    """The batch a ledger file says holds the user's rows on its date."""
+    return read_state(storage, key)[0].get("batch_id")
 
 
 def same_state(storage: Storage, key: str, path: Path) -> bool:

@@ -109,6 +109,12 @@ def parse_timestamps(raw: pa.Array) -> pa.Array:
             return raw.cast(pa.timestamp("s")).cast(TS)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+    return strptime_timestamps(raw)
+
+
+def strptime_timestamps(raw: pa.Array) -> pa.Array:
+    """The plain path every fast path of :func:`parse_timestamps` must agree with: strptime,
+    then a retry without a ` UTC`/`Z` suffix and with a space for the ISO `T`."""
     parsed = pc.strptime(raw, format=TIME_FORMAT, unit="s", error_is_null=True)
     if parsed.null_count != raw.null_count:
         # Only slices with suffixes or ISO separators pay for the regex clean-up.

@@ -109,9 +109,6 @@ def _transfer_row(
     }
 
 
-# The PostgreSQL advisory lock that keeps lake rewrites apart (see StateStore.lake_lock).
-
-
 def _lock_request(conn: sa.Connection, request_id: int) -> None:
     """Serialize the transactions that touch one request_id (PostgreSQL; SQLite writes are serial).
 
