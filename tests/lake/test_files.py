@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tiktok_portability.lake import files
 from tiktok_portability.lake.files import MAX_QUEUED, ParquetSink, close_all, dictionary_columns, write_table
 from tiktok_portability.normalize import TABLES
 
@@ -104,3 +105,18 @@ def test_close_all_closes_every_sink_before_raising_the_first_failure(tmp_path):
     with pytest.raises(FileExistsError, match="taken"):
         close_all([bad, good])
     assert pq.read_metadata(tmp_path / "b.parquet").num_rows == 20
+
+
+def test_a_failure_collected_by_a_write_still_fails_the_close(tmp_path, monkeypatch):
+    # With one row group in flight, the second write must collect the first one's failure.
+    monkeypatch.setattr(files, "MAX_QUEUED", 1)
+    (tmp_path / "taken").write_text("a file where a sink wants a folder")
+    sink = ParquetSink(tmp_path / "taken" / "a.parquet", SCHEMA, row_group_rows=10)
+    first, second, third = batches(3, 10)
+    sink.write(first)
+    with pytest.raises(FileExistsError, match="taken"):
+        sink.write(second)
+    with pytest.raises(FileExistsError, match="taken"):  # not written as if nothing was lost
+        sink.write(third)
+    with pytest.raises(FileExistsError, match="taken"):
+        close_all([sink])

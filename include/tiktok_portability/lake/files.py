@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,8 +70,13 @@ class ParquetSink:
         self._file: pa.NativeFile | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._inflight: deque[Future[None]] = deque()
+        # The first write that failed: the file is incomplete from then on, so every later write
+        # and the close raise it again rather than finishing a file with row groups missing.
+        self._failed: BaseException | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if self._failed is not None:
+            raise self._failed
         if batch.num_rows == 0:
             return
         self._pending.append(batch)
@@ -87,13 +93,13 @@ class ParquetSink:
         if background:
             # Finished writes are collected first, so a failure surfaces at the next row group.
             while self._inflight and (len(self._inflight) >= MAX_QUEUED or self._inflight[0].done()):
-                self._inflight.popleft().result()
+                self._collect(self._inflight.popleft())
             if self._thread is None:
                 self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-sink")
             self._inflight.append(self._thread.submit(self._write_table, table))
         else:
             self._wait()
-            self._write_table(table)
+            self._collect(None, table)
 
     def _write_table(self, table: pa.Table) -> None:
         if self._writer is None:
@@ -106,16 +112,25 @@ class ParquetSink:
             )
         self._writer.write_table(table, row_group_size=self.row_group_rows)
 
+    def _collect(self, future: Future[None] | None, table: pa.Table | None = None) -> None:
+        """Wait for a queued row group (or write ``table`` here); a failure is kept for good."""
+        try:
+            if future is not None:
+                future.result()
+            else:
+                self._write_table(table)
+        except BaseException as exc:
+            self._failed = self._failed or exc
+            raise
+
     def _wait(self) -> None:
         """Finish the row groups in flight, in order; then raise the first error, if any."""
-        error: BaseException | None = None
         while self._inflight:
-            try:
-                self._inflight.popleft().result()
-            except BaseException as exc:  # the rest still finish before the error surfaces
-                error = error or exc
-        if error is not None:
-            raise error
+            # The rest still finish before the error (kept by _collect) surfaces.
+            with contextlib.suppress(BaseException):
+                self._collect(self._inflight.popleft())
+        if self._failed is not None:
+            raise self._failed
 
     def start_closing(self) -> None:
         """Hand what is still buffered to the background thread, when that is worth a thread.
@@ -129,14 +144,21 @@ class ParquetSink:
     def close(self) -> Path | None:
         """Finish the file; returns its path, or None when no row was written (no file)."""
         try:
-            self._flush()
-        finally:
             try:
-                self._wait()
+                self._flush()
             finally:
-                if self._thread is not None:
-                    self._thread.shutdown()
-                    self._thread = None
+                self._wait()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+                self._thread = None
+            if self._failed is not None:  # the incomplete file's handles are not left open
+                with contextlib.suppress(Exception):
+                    if self._writer is not None:
+                        self._writer.close()
+                if self._file is not None:
+                    self._file.close()
+                self._writer = self._file = None
         if self._writer is None:
             return None
         try:
