@@ -8,12 +8,11 @@ streaming (a lying header cannot get past the counter).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
-import queue
 import re
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from tiktok_portability.archive.errors import (
     TruncatedArchiveError,
     UnsafeMemberError,
 )
+from tiktok_portability.background import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -118,52 +118,19 @@ class _ReadAhead(io.RawIOBase):
     stream where they happened.
     """
 
-    _END = object()
-
     def __init__(self, inner: BinaryIO, chunk: int, depth: int = 4) -> None:
         self._inner = inner
-        self._chunk = chunk
-        self._queue: queue.Queue[object] = queue.Queue(depth)
-        self._stop = threading.Event()
+        self._chunks: ReadAhead[bytes] = ReadAhead(
+            lambda: iter(functools.partial(inner.read, chunk), b""), depth=depth, name="zip-read-ahead"
+        )
         self._rest = memoryview(b"")
-        self._done = False
-        self._thread = threading.Thread(target=self._produce, name="zip-read-ahead", daemon=True)
-        self._thread.start()
-
-    def _produce(self) -> None:
-        try:
-            while not self._stop.is_set():
-                data = self._inner.read(self._chunk)
-                if not data:
-                    break
-                self._put(data)
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put(exc)
-        self._put(self._END)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        while not self._rest:
-            if self._done:
-                return 0
-            item = self._queue.get()
-            if item is self._END:
-                self._done = True
-                return 0
-            if isinstance(item, BaseException):
-                self._done = True
-                raise item
-            self._rest = memoryview(item)  # type: ignore[arg-type]
+        if not self._rest:
+            self._rest = memoryview(next(self._chunks, b""))
         n = min(len(buffer), len(self._rest))
         buffer[:n] = self._rest[:n]
         self._rest = self._rest[n:]
@@ -171,8 +138,7 @@ class _ReadAhead(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._stop.set()
-            self._thread.join()
+            self._chunks.close()
             self._inner.close()
         super().close()
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tiktok_portability.background import WriteBehind
 from tiktok_portability.lake.storage import Storage
 
 ROW_GROUP_ROWS = 65_536
@@ -68,15 +67,13 @@ class ParquetSink:
         self._pending_rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._file: pa.NativeFile | None = None
-        self._thread: ThreadPoolExecutor | None = None
-        self._inflight: deque[Future[None]] = deque()
-        # The first write that failed: the file is incomplete from then on, so every later write
-        # and the close raise it again rather than finishing a file with row groups missing.
-        self._failed: BaseException | None = None
+        # A row group that failed leaves the file incomplete: the failure sticks, so later writes
+        # and the close raise it rather than finishing a file with rows missing.
+        self._behind = WriteBehind(depth=MAX_QUEUED, name="parquet-sink")
 
     def write(self, batch: pa.RecordBatch) -> None:
-        if self._failed is not None:
-            raise self._failed
+        if self._behind.failure is not None:
+            raise self._behind.failure
         if batch.num_rows == 0:
             return
         self._pending.append(batch)
@@ -91,15 +88,9 @@ class ParquetSink:
         table = pa.Table.from_batches(self._pending, self.schema)
         self._pending, self._pending_rows = [], 0
         if background:
-            # Finished writes are collected first, so a failure surfaces at the next row group.
-            while self._inflight and (len(self._inflight) >= MAX_QUEUED or self._inflight[0].done()):
-                self._collect(self._inflight.popleft())
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-sink")
-            self._inflight.append(self._thread.submit(self._write_table, table))
+            self._behind.submit(self._write_table, table)
         else:
-            self._wait()
-            self._collect(None, table)
+            self._behind.run(self._write_table, table)
 
     def _write_table(self, table: pa.Table) -> None:
         if self._writer is None:
@@ -112,33 +103,13 @@ class ParquetSink:
             )
         self._writer.write_table(table, row_group_size=self.row_group_rows)
 
-    def _collect(self, future: Future[None] | None, table: pa.Table | None = None) -> None:
-        """Wait for a queued row group (or write ``table`` here); a failure is kept for good."""
-        try:
-            if future is not None:
-                future.result()
-            else:
-                self._write_table(table)
-        except BaseException as exc:
-            self._failed = self._failed or exc
-            raise
-
-    def _wait(self) -> None:
-        """Finish the row groups in flight, in order; then raise the first error, if any."""
-        while self._inflight:
-            # The rest still finish before the error (kept by _collect) surfaces.
-            with contextlib.suppress(BaseException):
-                self._collect(self._inflight.popleft())
-        if self._failed is not None:
-            raise self._failed
-
     def start_closing(self) -> None:
         """Hand what is still buffered to the background thread, when that is worth a thread.
 
         Closing several sinks this way first (:func:`close_all`) writes their last row groups at
         the same time instead of one after another: the tail of a big archive (~0.1 s per 100 MB).
         """
-        if self._pending and (self._thread is not None or self._pending_rows >= BACKGROUND_CLOSE_ROWS):
+        if self._pending and (self._behind.started or self._pending_rows >= BACKGROUND_CLOSE_ROWS):
             self._flush(background=True)
 
     def close(self) -> Path | None:
@@ -147,12 +118,9 @@ class ParquetSink:
             try:
                 self._flush()
             finally:
-                self._wait()
+                self._behind.close()
         finally:
-            if self._thread is not None:
-                self._thread.shutdown()
-                self._thread = None
-            if self._failed is not None:  # the incomplete file's handles are not left open
+            if self._behind.failure is not None:  # the incomplete file's handles are not left open
                 with contextlib.suppress(Exception):
                     if self._writer is not None:
                         self._writer.close()
