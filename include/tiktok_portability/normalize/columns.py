@@ -170,7 +170,9 @@ def _prefixed_ids(text: pa.Array) -> pa.Array | None:
     if prefix is None or not _all(pc.starts_with(text, prefix)) or not _ascii(text):
         return None
     start = len(prefix)  # ASCII only, so a byte slice is a character slice
-    ids = pc.binary_slice(text.cast(pa.binary()), start, start + 19).cast(pa.string())
+    # Views, not casts: the bytes are ASCII, so the UTF-8 check a cast makes (~5 us per 1,000
+    # links) is not needed either way.
+    ids = pc.binary_slice(text.view(pa.binary()), start, start + 19).view(pa.string())
     return _fitting_ids(_regex_where_not_plain(text, ids))
 
 
@@ -212,11 +214,12 @@ def _regex_where_not_plain(text: pa.Array, ids: pa.Array) -> pa.Array:
 
 def _fitting_ids(ids: pa.Array) -> pa.Array:
     """Digit strings to int64; 19-digit ones past int64 become null rather than wrap."""
-    highest = pc.max(ids).as_py()
-    if highest is None or highest <= INT64_MAX:
-        # No string sorts above int64's largest: no 19-digit one exceeds it (shorter ones always
-        # fit), so all convert. Two kernels instead of six for the usual slice.
+    try:
+        # The usual slice: every id fits, one kernel. The cast refuses an overflow rather than
+        # wrapping, and the values are digits only, so nothing else makes it fail.
         return ids.cast(pa.int64())
+    except pa.ArrowInvalid:
+        pass
     fits = pc.or_(pc.less(pc.binary_length(ids), 19), pc.less_equal(ids, INT64_MAX))
     return pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
 
