@@ -2,11 +2,15 @@
 
     python bench/normalize.py                                  # 100 MB + 500 MB large, 1,000 small
     python bench/normalize.py --large-mb 20 50 --small 100     # a quick run
+    python bench/normalize.py --large-mb 500 --small 0 --repeat 5   # medians, per-round ratios
 
 Inputs come from the emulator's generator (tiktok_portability.synth, G2 JSON layout, mostly watch
 history and direct messages) and are cached under .bench/normalize/. Each (engine, input) runs in
 its own subprocess so peak RSS (ru_maxrss) is that engine's alone. Throughput is MB of
 uncompressed archive JSON per second of wall time, including unzipping and writing Parquet.
+With --repeat N the engines take turns N times per shape; the medians are printed, and for each
+baseline its time over ours within each round (a machine whose speed drifts over minutes then
+moves both sides of a ratio alike).
 
 Engines:
   ours    tiktok_portability.normalize.normalize_archive -> one Parquet file per table (streaming)
@@ -243,6 +247,37 @@ def measure(engine: str, label: str, inputs: list[dict], folder: Path) -> dict:
     return result
 
 
+def _print_row(label: str, engine: str, r: dict, note: str = "") -> None:
+    print(
+        f"{label:<14} {engine:<7} {r['json_mb']:>8.1f} {r['seconds']:>8.2f} {r['mb_per_s']:>7.1f} "
+        f"{r['archives_per_s']:>10.1f} {r['peak_rss_mb']:>11.0f}" + (f"  ({note})" if note else ""),
+        flush=True,
+    )
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median time (the upper one of an even count), with the highest peak RSS."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[len(ordered) // 2], "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+
+
+def _print_ratios(label: str, runs: dict[str, list[dict]]) -> None:
+    """Per round, each baseline's time over ours: both ran within the same minute or two."""
+    ours = {r["round"]: r["seconds"] for r in runs.get("ours", []) if "error" not in r}
+    for engine in ("naive", "duckdb"):
+        ratios = sorted(
+            r["seconds"] / ours[r["round"]]
+            for r in runs.get(engine, [])
+            if "error" not in r and r["round"] in ours
+        )
+        if ratios:
+            print(
+                f"{label:<14} ours vs {engine}: {ratios[len(ratios) // 2]:.2f}x median of {len(ratios)} "
+                f"rounds (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -253,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=1000, help="number of small archives (0 to skip)")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help="comma-separated subset of " + ",".join(ENGINES)
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per shape; prints medians and per-round ratios"
     )
     parser.add_argument("--dir", type=Path, default=ROOT / ".bench" / "normalize", help="inputs and scratch")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
@@ -273,17 +311,24 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(f"{h:>{w}}" for h, w in zip(header[2:], WIDTHS, strict=True))
     )
     for label, inputs in shapes:
-        for engine in engines:
-            r = measure(engine, label, inputs, args.dir)
-            results.append(r)
-            if "error" in r:
-                print(f"{label:<14} {engine:<7} failed: {r['error']}")
-                continue
-            print(
-                f"{label:<14} {engine:<7} {r['json_mb']:>8.1f} {r['seconds']:>8.2f} {r['mb_per_s']:>7.1f} "
-                f"{r['archives_per_s']:>10.1f} {r['peak_rss_mb']:>11.0f}",
-                flush=True,
-            )
+        runs: dict[str, list[dict]] = {e: [] for e in engines}
+        for round_ in range(args.repeat):
+            # Engines take turns, in a rotating order: a slow phase of the machine hits them all.
+            for engine in engines[round_ % len(engines) :] + engines[: round_ % len(engines)]:
+                r = measure(engine, label, inputs, args.dir)
+                r["round"] = round_
+                results.append(r)
+                runs[engine].append(r)
+                if "error" in r:
+                    print(f"{label:<14} {engine:<7} failed: {r['error']}")
+                elif args.repeat == 1:
+                    _print_row(label, engine, r)
+        if args.repeat > 1:
+            for engine in engines:
+                ok = [r for r in runs[engine] if "error" not in r]
+                if ok:
+                    _print_row(label, f"{engine}", _median_run(ok), note=f"median of {len(ok)}")
+            _print_ratios(label, runs)
     (args.dir / "results.json").write_text(json.dumps(results, indent=2))
     return 0
 
