@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.lake.conftest import JsonNormalizer, rows_of
-from tiktok_portability.lake import Lake
+from tiktok_portability.lake import Lake, keys
 from tiktok_portability.lake.ledger import user_prefix
 from tiktok_portability.lake.storage import RecordingStorage
 from tiktok_portability.redact import fingerprint
@@ -87,6 +87,11 @@ def test_erasure_reads_only_the_batches_the_users_ledger_names(local_lake: Lake,
     assert rows_of(lake, "watch_history", open_id="gone") == []
     # Five others and x keep their one event (a repeat on night 2 is not a new event).
     assert len(rows_of(lake, "watch_history")) == 6
+    # The raw zone: one listing of its date folders, then only this user's folder of each date.
+    raw_reads = [k for k in recording.reads if k.startswith("raw")]
+    user = f"user={keys.user_key('gone')}"
+    assert raw_reads == ["raw", *(f"raw/snapshot_date={d}/{user}" for d in ("2026-01-01", "2026-01-02"))]
+    assert record.raw_archives_deleted == 2
 
 
 def test_manifests_drop_files_the_erasure_emptied_so_a_later_resync_works(local_lake: Lake, write_archive):

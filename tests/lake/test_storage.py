@@ -38,3 +38,16 @@ def test_keys_that_could_escape_the_lake_are_refused(tmp_path: Path, key: str):
 
 def test_table_uri_is_a_hive_glob(tmp_path: Path):
     assert Lake.from_uri(str(tmp_path)).table_uri("likes") == f"{tmp_path}/likes/*/*.parquet"
+
+
+def test_folders_are_the_direct_subfolders_on_both_storages(lake: Lake):
+    storage = lake.storage
+    for key in ("raw/snapshot_date=2026-01-01/user=a/1.zip", "raw/snapshot_date=2026-01-02/user=b/2.zip"):
+        storage.put_bytes(key, b"x")
+    storage.put_bytes("raw/loose.json", b"{}")
+    storage.put_bytes("watch_history/snapshot_date=2026-01-01/batch-x.parquet", b"x")
+    with storage.staging_dir():  # a staging folder is no folder of the lake
+        assert storage.folders("raw") == ["raw/snapshot_date=2026-01-01", "raw/snapshot_date=2026-01-02"]
+        assert storage.folders("") == ["raw", "watch_history"]
+    assert storage.folders("raw/snapshot_date=2026-01-01/") == ["raw/snapshot_date=2026-01-01/user=a"]
+    assert storage.folders("nothing") == []

@@ -400,8 +400,11 @@ class Lake:
 
     def tables(self) -> list[str]:
         """Tables that hold at least one file."""
-        names = {k.split("/", 1)[0] for k in self.storage.list("") if k.endswith(".parquet")}
-        return sorted(n for n in names if not n.startswith("_") and n != "raw")
+        return [name for name in self._table_folders() if files.parquet_files(self.storage, name)]
+
+    def _table_folders(self) -> list[str]:
+        """Top-level folders that can hold tables: not the raw zone, not ``_commits`` and kin."""
+        return [f for f in self.storage.folders("") if not f.startswith("_") and f != "raw"]
 
     def read_table(self, table: str, snapshot_date: date | str | None = None) -> pa.Table | None:
         """Every row of a table (or of one date), for tests and small inspections."""
@@ -432,7 +435,7 @@ class Lake:
         ledger = read_ledger(self.storage, open_id)
         if full_scan:
             table_keys = [
-                k for k in self.storage.list("") if k.endswith(".parquet") and not k.startswith(("raw/", "_"))
+                k for name in self._table_folders() for k in self.storage.list(name) if k.endswith(".parquet")
             ]
             manifests = {
                 k: json.loads(self.storage.get_bytes(k))

@@ -169,8 +169,10 @@ class RawZone:
 
     def delete_user(self, open_id: str) -> int:
         """Delete every raw archive and manifest of a user; returns the number of archives deleted."""
-        marker = f"/user={keys.user_key(open_id)}/"
-        doomed = [k for k in self.storage.list("raw") if marker in k]
+        # One listing of the date folders, then the user's own folder of each date: the cost
+        # follows the number of dates, not the number of archives in the zone.
+        user = f"user={keys.user_key(open_id)}"
+        doomed = [k for day in self.storage.folders("raw") for k in self.storage.list(f"{day}/{user}")]
         for key in sorted(doomed, key=lambda k: k.endswith(".json")):  # archives first, manifests last
             self.storage.delete(key)
         return sum(1 for k in doomed if k.endswith(".zip"))

@@ -62,6 +62,14 @@ class Storage(ABC):
         """Every key under ``prefix`` (a folder; recursive), sorted."""
 
     @abstractmethod
+    def folders(self, prefix: str) -> list[str]:
+        """The folders directly under ``prefix`` (keys without the trailing ``/``), sorted.
+
+        One delimiter listing instead of every key below: finding a user's raw archives lists
+        the date folders and then only that user's folder of each date, not the whole zone.
+        """
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Delete a key; deleting a missing key is not an error."""
 
@@ -153,6 +161,13 @@ class LocalStorage(Storage):
             if path.is_file() and not rel.startswith(TMP_PREFIX + "/"):
                 keys.append(rel)
         return sorted(keys)
+
+    def folders(self, prefix: str) -> list[str]:
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return []
+        found = (p.relative_to(self.root).as_posix() for p in base.iterdir() if p.is_dir())
+        return sorted(f for f in found if f != TMP_PREFIX)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -250,6 +265,21 @@ class S3Storage(Storage):
             raise self._fail("list", folder, exc) from exc
         return sorted(keys)
 
+    def folders(self, prefix: str) -> list[str]:
+        folder = prefix.strip("/")
+        full = self._key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full, Delimiter="/"
+            )
+            for page in pages:
+                found.extend(p["Prefix"][strip:].rstrip("/") for p in page.get("CommonPrefixes", []))
+        except Exception as exc:
+            raise self._fail("list", folder, exc) from exc
+        return sorted(found)
+
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -306,6 +336,10 @@ class RecordingStorage(Storage):
     def list(self, prefix: str) -> list[str]:
         self.reads.append(prefix)
         return self.inner.list(prefix)
+
+    def folders(self, prefix: str) -> list[str]:
+        self.reads.append(prefix)
+        return self.inner.folders(prefix)
 
     def delete(self, key: str) -> None:
         self.writes += 1
