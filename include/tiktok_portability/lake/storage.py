@@ -253,29 +253,23 @@ class S3Storage(Storage):
         return int(head["ContentLength"])
 
     def list(self, prefix: str) -> list[str]:
-        folder = prefix.strip("/")
-        full = self._key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        keys: list[str] = []
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
-            for page in pages:
-                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
-        except Exception as exc:
-            raise self._fail("list", folder, exc) from exc
-        return sorted(keys)
+        return self._listing(prefix, "Contents", "Key")
 
     def folders(self, prefix: str) -> list[str]:
+        return [f.rstrip("/") for f in self._listing(prefix, "CommonPrefixes", "Prefix", Delimiter="/")]
+
+    def _listing(self, prefix: str, entries: str, field: str, **options: str) -> list[str]:
+        """Every page's ``entries`` under the folder ``prefix``, as lake keys, sorted."""
         folder = prefix.strip("/")
         full = self._key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
         found: list[str] = []
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=full, Delimiter="/"
+                Bucket=self.bucket, Prefix=full, **options
             )
             for page in pages:
-                found.extend(p["Prefix"][strip:].rstrip("/") for p in page.get("CommonPrefixes", []))
+                found.extend(entry[field][strip:] for entry in page.get(entries, []))
         except Exception as exc:
             raise self._fail("list", folder, exc) from exc
         return sorted(found)
