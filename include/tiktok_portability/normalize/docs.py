@@ -61,16 +61,17 @@ with an unparseable date is kept with a null timestamp and its raw text.
   the regex or strptime-only answer. Measured and dropped: skipping the trim when no value's
   first or last byte can be whitespace (the numpy check cost more than the trim kernel: 91 vs
   80 us per 8,000 links).
-- **Two cores, helper threads**: members of 16 MB and more are inflated (and CRC-checked) on
-  a read-ahead thread, and each Parquet sink encodes its 65,536-row groups on a background
-  thread, with up to four groups queued (a burst no longer stalls decoding); zlib and Parquet
-  release the GIL, so both overlap the decoding. Closing writes every sink's last row group at
-  once (`close_all`) rather than one table after another (~8% on 100 MB). Parquet uses
-  zstd level 1 (faster and smaller than level 3 on this data) and dictionaries only for text and
-  dates that repeat (timestamps, ids, links and raw timestamp text are nearly unique: a
-  dictionary there cost a third of watch history's write time and saved no bytes).
+- **Two cores, helper threads** (`tiktok_portability.background`): members of 16 MB and more are
+  inflated (and CRC-checked) on a read-ahead thread, and each Parquet sink encodes its
+  65,536-row groups on a write-behind thread, with up to four groups queued (a burst no longer
+  stalls decoding); zlib and Parquet release the GIL, so both overlap the decoding. Closing
+  writes every sink's last row group at once (`close_all`) rather than one table after another
+  (~8% on 100 MB). Parquet uses zstd level 1 (faster and smaller than level 3 on this data) and
+  dictionaries only for text and dates that repeat (timestamps, ids, links and raw timestamp
+  text are nearly unique: a dictionary there cost a third of watch history's write time and
+  saved no bytes).
 - **Not pyarrow.json**: turning each list slice into newline-delimited JSON (the pretty-printed
-  separator `},\n` cannot occur inside a JSON string) for `pyarrow.json.read_json` gives Arrow
+  separator `},\\n` cannot occur inside a JSON string) for `pyarrow.json.read_json` gives Arrow
   columns without Python objects and without the GIL. Measured twice and rejected: on the 100 MB
   export it cost 0.55 s of parsing plus 0.22 s of separator rewriting against 0.46 s for msgspec
   structs + picking + `pa.array`. Tried again as a helper: a thread parsing watch history's
@@ -94,18 +95,33 @@ with an unparseable date is kept with a null timestamp and its raw text.
   GIL switch interval (20-100 ms) gave nothing consistent (100 MB median 0.92-1.00 s against 1.04
   s, 500 MB 4.25 against 4.11 s). A second process per table (watch history here, messages there)
   must inflate and skip the whole member too, and its batches come back over a pipe: by the
-  measured costs the two cores would carry ~1.6 CPU s per 100 MB, no faster than now. What is left
-  would need a compiled decoder that writes Arrow buffers directly, which the core's pure-Python
-  rule rules out.
+  measured costs the two cores would carry ~1.6 CPU s per 100 MB, no faster than now. Measured
+  again on 500 MB with the kernel's per-thread scheduler counters (`/proc/self/task/<id>/
+  schedstat`, median of six): the main thread ran 3.31 s of 3.96 s, waited 0.40 s for a core
+  (inflating and Parquet threads on both) and slept 0.24 s (GIL hand-offs, queues); the process
+  used 5.8 CPU s on two cores. Lowering the helpers' priority (nice 19) cut the wait for a core
+  to 0.12 s but the main thread then slept 0.53 s on a GIL held by a descheduled helper (4.28 s
+  against 3.96 s). Cheaper helpers did not move the wall time: inflating with ISA-L (2.5x faster,
+  0.24 against 0.61 CPU s) or with a leaner reader than `zipfile`, and reading 2 or 4 MB per
+  chunk instead of 1, were within noise over eight to ten alternating 100 MB runs; not writing
+  Parquet at all left 500 MB at 3.44-4.63 s against 3.89-4.52 s (three runs each), so Parquet
+  without statistics (-0.13 CPU s) or with lz4 (-0.15 CPU s, 1.7x the bytes) cannot pay for
+  itself. So the bound is the main thread's
+  own ~3.3 s of per-record work, and a second process would have to carry its own inflation and
+  walk: ~6.6-7 CPU s on two cores, 3.3 s at the very best. What is left would need a decoder
+  that writes Arrow buffers directly, a compiled extension of our own (a build toolchain at
+  install time) that this project does not take on.
 - **DM direction** needs the profile's `userName`, which sorts after the DMs in JSON exports. DM
   batches met before the profile are held back (in memory up to 32 MB, then in an Arrow IPC
   scratch file in the system temp dir, so memory stays flat) and released with their direction
   once the profile is read, two after each batch of another table: released all at once, a few
   hundred MB of messages filled the Parquet queue and stalled decoding (0.34 s on 500 MB). The
-  spill file is read back into memory, not mapped (a mapping kept its pages resident: peak RSS 400
-  MB instead of 300). The JSON is read once (a second pass used to cost ~15% of the time). So
-  `dm_messages` batches may come after other tables' batches; row order within the table is
-  unchanged. TXT exports read the profile file first.
+  spill file is written, read back and removed on background threads (`background.WriteBehind`
+  and `ReadAhead`; Arrow IPC releases the GIL), and read into memory, not mapped (a mapping kept
+  its pages resident: peak RSS 400 MB instead of 300; the lake's staged rows had the same
+  problem, 642 MB on 500 MB, now 293 MB). The JSON is read once (a second pass used to cost ~15%
+  of the time). So `dm_messages` batches may come after other tables' batches; row order within
+  the table is unchanged. TXT exports read the profile file first.
 - **Small slices** (<= 256 rows) clean strings, extract video ids and build key strings in
   Python instead of Arrow kernels (each kernel call costs ~15 us, which dominated tiny archives);
   the results are the same (tests compare both paths; `str.strip()` trims exactly the code points
