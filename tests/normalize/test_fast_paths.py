@@ -225,3 +225,11 @@ def test_field_values_pick_a_struct_attribute_and_refuse_anything_else():
     for bad in ("a", "f1.__class__", "f1;import os", "f123"):
         with pytest.raises(ValueError, match="not a learned struct attribute"):
             field_values(bad)
+
+
+def test_video_ids_of_large_strings_match_the_regex():
+    """Arrays with 64-bit offsets skip the byte-view fast path and give the same answers."""
+    usual = [f"{PREFIX}{7_000_000_000_000_000_000 + i}/" for i in range(300)]
+    for values in (usual, [*usual, *ODD_LINKS]):
+        arr = pa.array(values, pa.large_string())
+        assert video_ids(arr).to_pylist() == regex_ids(arr)

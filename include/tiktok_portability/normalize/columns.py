@@ -166,6 +166,8 @@ def video_ids(text: pa.Array) -> pa.Array:
 def _prefixed_ids(text: pa.Array) -> pa.Array | None:
     """The ids when every link has one ASCII prefix ending in ``/video/`` (else None): sliced at
     a fixed byte offset. For a row with the prefix, its first ``/video/`` is the prefix's own."""
+    if text.type != pa.string():  # the byte views below assume 32-bit offsets
+        return None
     prefix = _video_prefix(text)
     if prefix is None or not _all(pc.starts_with(text, prefix)) or not _ascii(text):
         return None
