@@ -8,6 +8,7 @@ import pytest
 
 from tests.lake.conftest import JsonNormalizer, rows_of
 from tiktok_portability.lake import CommitError, Lake
+from tiktok_portability.lake.batch import BatchStage
 from tiktok_portability.lake.storage import TMP_PREFIX
 
 WATCH = [("2026-01-01 10:00:00", "v1"), ("2026-01-01 10:00:01", "v2")]
@@ -202,3 +203,40 @@ def test_large_archives_spill_to_scratch_files_with_the_same_outcome(
 
     assert result.rows == {"watch_history": 6, "followers": 1}
     assert [e.open_id for e in result.errors] == ["u2"]
+
+
+def test_a_first_archive_that_fails_after_writing_straight_in_leaves_no_row(lake: Lake, write_archive):
+    # The first archive to give a table rows writes them into the batch's Parquet writer as it
+    # goes; "a-halfway" sorts first and fails after its first watch batch.
+    refs = [
+        put(lake, write_archive, "a-halfway", 1, {"watch": [*WATCH, *WATCH], "explode": True}),
+        put(lake, write_archive, "b-good", 2, {"watch": WATCH, "followers": FOLLOWERS}),
+    ]
+
+    result = lake.normalize_batch(refs, "2026-01-01")
+
+    assert result.loaded == [2]
+    assert [e.open_id for e in result.errors] == ["a-halfway"]
+    assert {r["open_id"] for r in rows_of(lake, "watch_history")} == {"b-good"}
+    assert len(rows_of(lake, "watch_history")) == len(WATCH)
+    assert result.rows["watch_history"] == len(WATCH)
+
+
+def test_writing_straight_in_gives_the_same_files_as_staging(tmp_path: Path, write_archive, monkeypatch):
+    docs = [
+        {"watch": WATCH, "followers": FOLLOWERS, "profile": {"user_name": "a"}},
+        {"watch": [*WATCH, ("2026-01-01 11:00:00", "v3")], "explode": True},
+        {"watch": [("2026-01-01 12:00:00", "v4"), *WATCH], "profile": {"user_name": "c"}},
+    ]
+
+    def build(name: str) -> dict[str, bytes]:
+        lake = Lake.from_uri(str(tmp_path / name), normalizer=JsonNormalizer())
+        refs = [put(lake, write_archive, f"u{n}", n, doc) for n, doc in enumerate(docs)]
+        lake.normalize_batch(refs, "2026-01-01", batch_id="b")
+        return table_files(lake)
+
+    direct = build("direct")
+    monkeypatch.setattr(BatchStage, "_direct_sink", lambda self, table: None)
+    staged = build("staged")
+    assert direct == staged
+    assert any(k.startswith("watch_history/") for k in direct)

@@ -120,3 +120,16 @@ def test_a_failure_collected_by_a_write_still_fails_the_close(tmp_path, monkeypa
         sink.write(third)
     with pytest.raises(FileExistsError, match="taken"):
         close_all([sink])
+
+
+def test_abort_removes_the_file_and_the_sink_starts_over(tmp_path):
+    sink = ParquetSink(tmp_path / "a.parquet", SCHEMA, row_group_rows=10)
+    for batch in batches(5, 10):  # row groups on the writer thread, some still queued
+        sink.write(batch)
+    sink.abort()
+    assert not (tmp_path / "a.parquet").exists()
+    assert sink.rows == 0
+    for batch in batches(2, 7):
+        sink.write(batch)
+    assert close_all([sink]) == [tmp_path / "a.parquet"]
+    assert pq.read_metadata(tmp_path / "a.parquet").num_rows == 14

@@ -4,12 +4,17 @@ An archive's rows wait in memory, spilling to Arrow IPC scratch files (cheap, no
 ``SPILL_BYTES``; only when the whole archive normalized cleanly are they appended to the batch's
 Parquet writers. A bad archive is therefore dropped whole, never half-loaded, and memory stays
 bounded (change-log tables excepted: a user's follower set is held to diff it).
+
+One exception keeps a big archive's Parquet encoding alongside its decoding: the first archive
+to give a table rows writes them straight into that table's (still empty) Parquet writer, and
+if the archive then fails, the writer is emptied again (:meth:`ParquetSink.abort`). The files
+hold the same rows in the same order either way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,6 +48,7 @@ class ArchiveStage:
         ref: RawArchiveRef,
         specs: Mapping[str, TableSpecLike],
         previous: PreviousState,
+        direct: Callable[[str], ParquetSink | None] = lambda table: None,
     ) -> None:
         self.folder = folder
         self.ref = ref
@@ -59,6 +65,9 @@ class ArchiveStage:
         self.watermarks: list[tuple[str, Watermark]] = []
         # Change-log sets after this snapshot, for the tables whose set changed.
         self.next_sets: dict[str, pa.Table] = {}
+        # Tables whose rows go straight into the batch's empty Parquet writer (see module doc).
+        self._open_direct = direct
+        self.direct: dict[str, ParquetSink] = {}
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         spec = self.specs.get(table)
@@ -88,7 +97,13 @@ class ArchiveStage:
     def _write(self, table: str, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
+        first = table not in self.rows
         self.rows[table] = self.rows.get(table, 0) + batch.num_rows
+        if first and (sink := self._open_direct(table)) is not None:
+            self.direct[table] = sink
+        if table in self.direct:
+            self.direct[table].write(batch)
+            return
         if not self.spilled:
             self.buffers.setdefault(table, []).append(batch)
             self.buffered_bytes += batch.nbytes
@@ -176,13 +191,26 @@ class BatchStage:
     def new_archive(self, ref: RawArchiveRef, previous: PreviousState) -> ArchiveStage:
         self._n += 1
         scratch = self.folder / "scratch" / str(self._n)
-        return ArchiveStage(scratch, ref, self.specs, previous)
+        return ArchiveStage(scratch, ref, self.specs, previous, direct=self._direct_sink)
+
+    def _direct_sink(self, table: str) -> ParquetSink | None:
+        """The table's writer, when no row is in it yet: then an archive may write straight in."""
+        sink = self.sinks[table]
+        return sink if sink.rows == 0 else None
 
     def accept(self, archive: ArchiveStage) -> None:
-        for name in self.specs:
+        for name in self.specs:  # tables written straight in have nothing staged
             for batch in archive.batches(name):
                 self.sinks[name].write(batch)
-        discard(archive)
+        archive.direct.clear()
+        _remove_scratch(archive)
+
+    def discard(self, archive: ArchiveStage) -> None:
+        """Drop a failed archive: its scratch files, and the rows it wrote straight in."""
+        for sink in archive.direct.values():
+            sink.abort()
+        archive.direct.clear()
+        _remove_scratch(archive)
 
     def close(self) -> dict[str, tuple[Path | None, int]]:
         """Per table: the finished file (None when the batch has no row for it) and its row count."""
@@ -190,7 +218,7 @@ class BatchStage:
         return {name: (path, sink.rows) for (name, sink), path in zip(self.sinks.items(), paths, strict=True)}
 
 
-def discard(archive: ArchiveStage) -> None:
+def _remove_scratch(archive: ArchiveStage) -> None:
     archive.close()
     archive.buffers.clear()
     for path in archive.paths.values():

@@ -112,6 +112,29 @@ class ParquetSink:
         if self._pending and (self._behind.started or self._pending_rows >= BACKGROUND_CLOSE_ROWS):
             self._flush(background=True)
 
+    def abort(self) -> None:
+        """Give up what was written: the file is removed and the sink starts empty again.
+
+        For rows written ahead of knowing whether they are wanted (a batch's first archive, see
+        ``lake.batch``): nothing queued is kept, and the file is gone when this returns.
+        """
+        self._pending, self._pending_rows = [], 0
+        with contextlib.suppress(Exception):  # a failed row group no longer matters
+            self._behind.close()
+        self._drop_handles()
+        self.path.unlink(missing_ok=True)
+        self.rows = 0
+        self._behind = WriteBehind(depth=MAX_QUEUED, name="parquet-sink")
+
+    def _drop_handles(self) -> None:
+        """Close an unfinished file's writer and handle, whatever state a failure left them in."""
+        with contextlib.suppress(Exception):
+            if self._writer is not None:
+                self._writer.close()
+        if self._file is not None:
+            self._file.close()
+        self._writer = self._file = None
+
     def close(self) -> Path | None:
         """Finish the file; returns its path, or None when no row was written (no file)."""
         try:
@@ -121,12 +144,7 @@ class ParquetSink:
                 self._behind.close()
         finally:
             if self._behind.failure is not None:  # the incomplete file's handles are not left open
-                with contextlib.suppress(Exception):
-                    if self._writer is not None:
-                        self._writer.close()
-                if self._file is not None:
-                    self._file.close()
-                self._writer = self._file = None
+                self._drop_handles()
         if self._writer is None:
             return None
         try:

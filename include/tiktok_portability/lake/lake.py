@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from tiktok_portability import clock
 from tiktok_portability.lake import files, keys
-from tiktok_portability.lake.batch import BatchStage, discard
+from tiktok_portability.lake.batch import BatchStage
 from tiktok_portability.lake.errors import CommitError, LakeError, StorageError
 from tiktok_portability.lake.ledger import (
     STATE,
@@ -141,10 +141,10 @@ class Lake:
                                 archive.add(table, batch)
                         archive.finish(summary.get("tables_present") or ())
                     except StorageError:
-                        discard(archive)
+                        stage.discard(archive)
                         raise
                     except Exception as exc:  # one archive's bad input never fails the batch
-                        discard(archive)
+                        stage.discard(archive)
                         reason = f"{type(exc).__name__}: {exc}"
                         result.errors.append(ArchiveFailure(ref.open_id, ref.request_id, ref.key, reason))
                         log.warning(
