@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
+import pytest
+
 from tests.emulator.helpers import add_ok, api, check, download, user_with_token
 
 
@@ -62,3 +67,19 @@ def test_oauth_calls_are_logged_with_their_outcome(emulator):
         )
     entry = emulator.log(endpoint="oauth_token")[0]
     assert (entry["status"], entry["error_code"]) == (401, "invalid_client")
+
+
+def test_a_call_still_running_at_a_reset_is_not_logged_after_it(emulator):
+    # A timeout fault holds the answer after the client gave up; the reset (the next test's
+    # fixture, here by hand) must leave that late call out of the fresh log.
+    _, token = user_with_token(emulator)
+    emulator.fault("timeout", delay_s=0.5)
+    with httpx.Client(base_url=emulator.base_url, timeout=0.1) as c, pytest.raises(httpx.ReadTimeout):
+        check(c, token, 1)
+    assert emulator.admin.post("/_admin/reset").status_code == 200
+    _, token = user_with_token(emulator)
+    with api(emulator) as c:
+        check(c, token, 1)
+    time.sleep(0.8)  # the held call has answered by now
+    assert [e["endpoint"] for e in emulator.log()] == ["check"]
+    assert emulator.log()[0]["fault"] is None

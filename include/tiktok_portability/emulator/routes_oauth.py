@@ -45,6 +45,7 @@ def _required(form: dict[str, str], name: str) -> str:
 async def oauth_call(request: Request, endpoint: str, handle) -> Response:
     """Shared frame of the OAuth endpoints: faults (only when aimed at them), envelope, request log."""
     emu: Emulator = request.app.state.emulator
+    generation = emu.generation
     log_id = new_log_id()
     open_id: str | None = None
     fault = emu.faults.take(endpoint, None, explicit_only=True)
@@ -59,7 +60,8 @@ async def oauth_call(request: Request, endpoint: str, handle) -> Response:
         response, code = oauth_error(err, log_id), err.error
     except ApiError as err:
         response, code = api_error(err, log_id), err.code
-    emu.record(endpoint, "POST", open_id, response.status_code, code, None, fault.kind if fault else None)
+    fault_kind = fault.kind if fault else None
+    emu.record(endpoint, "POST", open_id, response.status_code, code, None, fault_kind, generation=generation)
     return lose_if_asked(fault, response)
 
 

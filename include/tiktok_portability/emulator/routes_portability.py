@@ -111,6 +111,7 @@ async def apply_fault(emu: Emulator, fault: Fault, open_id: str | None, request:
 
 async def portability_call(request: Request, endpoint: str, handler: Handler) -> Response:
     emu: Emulator = request.app.state.emulator
+    generation = emu.generation
     cfg = emu.config
     log_id = new_log_id()
     authorization = request.headers.get("authorization")
@@ -153,6 +154,7 @@ async def portability_call(request: Request, endpoint: str, handler: Handler) ->
         error_code,
         request_id,
         fault.kind if fault is not None else None,
+        generation=generation,
     )
     return lose_if_asked(fault, response)
 

@@ -32,6 +32,9 @@ class Emulator:
         self.webhooks = WebhookDispatcher(lambda: self.config, self.clock.now)
         self.archives = ArchiveStore(data_dir)
         self.world = self._new_world()
+        # Bumped by every reset: a call that began before one (a slow or timeout fault still
+        # sleeping) must not land in the log of the test that came after it.
+        self.generation = 0
 
     def _new_world(self) -> World:
         return World(self.config, self.clock.now, self.webhooks.enqueue, self.archives.discard)
@@ -56,6 +59,7 @@ class Emulator:
         self.webhooks.reset()
         self.archives.clear()
         self.world = self._new_world()
+        self.generation += 1
 
     def record(
         self,
@@ -66,7 +70,12 @@ class Emulator:
         error_code: str,
         request_id: int | None,
         fault: str | None,
+        *,
+        generation: int | None = None,
     ) -> None:
+        """Log one answered call; ``generation`` (taken when the call began) drops it after a reset."""
+        if generation is not None and generation != self.generation:
+            return
         self.log.append(
             LogEntry(self.clock.now(), endpoint, method, open_id, status, error_code, request_id, fault)
         )
