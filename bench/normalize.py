@@ -273,7 +273,7 @@ def _print_ratios(label: str, runs: dict[str, list[dict]]) -> None:
         if ratios:
             print(
                 f"{label:<14} ours vs {engine}: {ratios[len(ratios) // 2]:.2f}x median of {len(ratios)} "
-                f"rounds (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)",
+                f"round(s) (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)",
                 flush=True,
             )
 
@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.worker:
         worker(args.worker, args.inputs)
         return 0
@@ -327,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             for engine in engines:
                 ok = [r for r in runs[engine] if "error" not in r]
                 if ok:
-                    _print_row(label, f"{engine}", _median_run(ok), note=f"median of {len(ok)}")
-            _print_ratios(label, runs)
+                    _print_row(label, engine, _median_run(ok), note=f"median of {len(ok)}")
+        _print_ratios(label, runs)
     (args.dir / "results.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -21,7 +21,7 @@ def test_repeated_rounds_print_medians_and_per_round_ratios(tmp_path):
     ).stdout
     for engine in ("ours", "naive"):
         assert re.search(rf"^large-1MB\s+{engine}\s+[\d.]+\s+[\d.]+.*\(median of 2\)$", out, re.M), out
-    ratio = re.search(r"ours vs naive: ([\d.]+)x median of 2 rounds \(min ([\d.]+)x, max ([\d.]+)x\)", out)
+    ratio = re.search(r"ours vs naive: ([\d.]+)x median of 2 round\(s\) \(min ([\d.]+)x, max ([\d.]+)x", out)
     assert ratio, out
     median, low, high = map(float, ratio.groups())
     assert 0 < low <= median <= high
