@@ -73,7 +73,7 @@ def test_slow_responses_still_succeed(emulator):
 
 def test_timeout_holds_the_response_past_the_clients_timeout(emulator):
     _, token = user_with_token(emulator)
-    emulator.fault("timeout", delay_s=3)
+    emulator.fault("timeout", delay_s=1)
     with httpx.Client(base_url=emulator.base_url, timeout=0.3) as c, pytest.raises(httpx.ReadTimeout):
         check(c, token, 1)
 
