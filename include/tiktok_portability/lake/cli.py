@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tiktok_portability.state.env import URL_ENV
+
 LAKE_ENV = "TIKTOK_PORTABILITY_LAKE"
-STATE_URL_ENV = "TIKTOK_STATE_URL"  # the same variable the state store reads
 
 
 def _add_lake_args(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +29,8 @@ def _add_lake_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--state-url",
-        default=os.environ.get(STATE_URL_ENV),
-        help=f"the sync's state store (default ${STATE_URL_ENV}): when given, wait for the lake "
+        default=os.environ.get(URL_ENV),
+        help=f"the sync's state store (default ${URL_ENV}): when given, wait for the lake "
         "lock there, so this never rewrites a file a nightly commit is rewriting",
     )
 

@@ -31,6 +31,7 @@ from tiktok_portability.scopes import ongoing_categories, split_scopes
 from tiktok_portability.state import migrations
 from tiktok_portability.state.crypto import KEYS_ENV, TokenCipher, parse_keys
 from tiktok_portability.state.engine import WRITE_OPTION, create_engine, normalize_url
+from tiktok_portability.state.env import URL_ENV
 from tiktok_portability.state.errors import (
     DuplicateTransfer,
     GrantNotFound,
@@ -55,7 +56,6 @@ from tiktok_portability.state.transitions import IN_FLIGHT, TIMESTAMP_COLUMN, TR
 
 log = logging.getLogger(__name__)
 
-URL_ENV = "TIKTOK_STATE_URL"
 DEFAULT_SQLITE_NAME = ".tiktok_state.db"
 EVENT_DOWNLOAD_READY = "portability.download.ready"
 EVENT_AUTHORIZATION_REMOVED = "authorization.removed"

@@ -7,6 +7,8 @@ import json
 import os
 from datetime import date
 
+from tiktok_portability.state.env import URL_ENV
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sync = subparsers.add_parser("sync", help="run the ongoing sync without Airflow")
@@ -44,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_connection_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", default=os.environ.get("TIKTOK_LAKE_URI", "./lake"), help="lake URI")
-    parser.add_argument("--state-url", default=os.environ.get("TIKTOK_STATE_URL"), help="state store URL")
+    parser.add_argument("--state-url", default=os.environ.get(URL_ENV), help="state store URL")
     parser.add_argument(
         "--base-url", default=os.environ.get("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")
     )
