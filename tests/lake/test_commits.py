@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lake.conftest import JsonNormalizer, rows_of
-from tiktok_portability.lake import CommitError, Lake
+from tiktok_portability.lake import CommitError, Lake, batch
 from tiktok_portability.lake.batch import BatchStage
 from tiktok_portability.lake.storage import TMP_PREFIX
 
@@ -222,7 +222,10 @@ def test_a_first_archive_that_fails_after_writing_straight_in_leaves_no_row(lake
     assert result.rows["watch_history"] == len(WATCH)
 
 
-def test_writing_straight_in_gives_the_same_files_as_staging(tmp_path: Path, write_archive, monkeypatch):
+@pytest.mark.parametrize("spill", [False, True], ids=["staged-in-memory", "staged-in-scratch-files"])
+def test_writing_straight_in_gives_the_same_files_as_staging(
+    tmp_path: Path, write_archive, monkeypatch, spill: bool
+):
     docs = [
         {"watch": WATCH, "followers": FOLLOWERS, "profile": {"user_name": "a"}},
         {"watch": [*WATCH, ("2026-01-01 11:00:00", "v3")], "explode": True},
@@ -237,6 +240,8 @@ def test_writing_straight_in_gives_the_same_files_as_staging(tmp_path: Path, wri
 
     direct = build("direct")
     monkeypatch.setattr(BatchStage, "_direct_sink", lambda self, table: None)
+    if spill:
+        monkeypatch.setattr(batch, "SPILL_BYTES", 0)
     staged = build("staged")
     assert direct == staged
     assert any(k.startswith("watch_history/") for k in direct)

@@ -12,7 +12,7 @@ import tempfile
 from tests.normalize.test_message_groups import conversation
 from tests.normalize.zips import zip_members
 from tiktok_portability.normalize import NormalizeContext, normalize_archive, pipeline
-from tiktok_portability.normalize.batches import HeldBatches
+from tiktok_portability.spill import HeldBatches
 
 CTX = NormalizeContext(open_id="u1", request_id=1, snapshot_date=dt.date(2026, 1, 1))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from tiktok_portability.normalize import columns
-from tiktok_portability.normalize.batches import HeldBatches
+from tiktok_portability.spill import HeldBatches
 
 TEXTS = [
     None,

@@ -1,9 +1,10 @@
 """Staging one batch: each archive's rows held apart, then one Parquet file per table.
 
-An archive's rows wait in memory, spilling to Arrow IPC scratch files (cheap, no encoding) past
-``SPILL_BYTES``; only when the whole archive normalized cleanly are they appended to the batch's
-Parquet writers. A bad archive is therefore dropped whole, never half-loaded, and memory stays
-bounded (change-log tables excepted: a user's follower set is held to diff it).
+An archive's rows wait in :class:`~tiktok_portability.spill.HeldBatches` (in memory, spilling
+to Arrow IPC scratch files past ``SPILL_BYTES`` for all its tables together); only when the
+whole archive normalized cleanly are they appended to the batch's Parquet writers. A bad archive
+is therefore dropped whole, never half-loaded, and memory stays bounded (change-log tables
+excepted: a user's follower set is held to diff it).
 
 One exception keeps a big archive's Parquet encoding alongside its decoding: the first archive
 to give a table rows writes them straight into that table's (still empty) Parquet writer, and
@@ -14,7 +15,7 @@ hold the same rows in the same order either way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ from tiktok_portability.lake.incremental import (
 )
 from tiktok_portability.lake.ledger import PreviousState, next_set
 from tiktok_portability.lake.raw import RawArchiveRef
+from tiktok_portability.spill import HeldBatches, MemoryBudget
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,8 @@ class ArchiveStage:
         self.previous = previous
         self.filters: dict[str, EventFilter] = {}
         self.sets: dict[str, list[pa.RecordBatch]] = {}
-        self.writers: dict[str, pa.ipc.RecordBatchStreamWriter] = {}
-        self.buffers: dict[str, list[pa.RecordBatch]] = {}
-        self.buffered_bytes = 0
-        self.spilled = False
-        self.paths: dict[str, Path] = {}
+        self.budget = MemoryBudget(SPILL_BYTES)
+        self.held: dict[str, HeldBatches] = {}
         self.rows: dict[str, int] = {}
         self.watermarks: list[tuple[str, Watermark]] = []
         # Change-log sets after this snapshot, for the tables whose set changed.
@@ -104,32 +103,13 @@ class ArchiveStage:
         if table in self.direct:
             self.direct[table].write(batch)
             return
-        if not self.spilled:
-            self.buffers.setdefault(table, []).append(batch)
-            self.buffered_bytes += batch.nbytes
-            if self.buffered_bytes > SPILL_BYTES:
-                self._spill()
-            return
-        self._to_file(table, batch)
-
-    def _spill(self) -> None:
-        self.spilled = True
-        for table, batches in self.buffers.items():
-            for batch in batches:
-                self._to_file(table, batch)
-        self.buffers.clear()
-
-    def _to_file(self, table: str, batch: pa.RecordBatch) -> None:
-        writer = self.writers.get(table)
-        if writer is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"{table}.arrows"
-            self.paths[table] = path
-            writer = self.writers[table] = pa.ipc.new_stream(str(path), batch.schema)
-        writer.write_batch(batch)
+        held = self.held.get(table)
+        if held is None:
+            held = self.held[table] = HeldBatches(batch.schema, folder=self.folder, budget=self.budget)
+        held.add(batch)
 
     def finish(self, tables_present: Collection[str] = ()) -> None:
-        """Diff change-log tables, settle watermarks and close the scratch files."""
+        """Diff change-log tables and settle watermarks."""
         for name, spec in self.specs.items():
             mode = mode_of(spec)
             if mode is Mode.CHANGELOG:
@@ -154,22 +134,11 @@ class ArchiveStage:
                 wm = filt.watermark() if filt else self.previous.watermark(self.ref.open_id, name)
                 if wm is not None:
                     self.watermarks.append((name, wm))
-        self.close()
 
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-        self.writers.clear()
-
-    def batches(self, table: str):
-        yield from self.buffers.get(table, [])
-        path = self.paths.get(table)
-        if path is None:
-            return
-        # Read into memory, not mapped: every page of a mapping stays resident until it is
-        # closed, so memory grew with the archive (642 MB peak RSS at 500 MB of JSON, 361 at 100).
-        with pa.OSFile(str(path)) as source:
-            yield from pa.ipc.open_stream(source)
+    def batches(self, table: str) -> Iterator[pa.RecordBatch]:
+        held = self.held.get(table)
+        if held is not None:
+            yield from held.release()
 
 
 def _as_date(day: str):
@@ -219,7 +188,6 @@ class BatchStage:
 
 
 def _remove_scratch(archive: ArchiveStage) -> None:
-    archive.close()
-    archive.buffers.clear()
-    for path in archive.paths.values():
-        path.unlink(missing_ok=True)
+    for held in archive.held.values():
+        held.discard()
+    archive.held.clear()

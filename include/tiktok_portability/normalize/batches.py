@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiktok_portability.background import ReadAhead, WriteBehind
 from tiktok_portability.normalize.columns import SliceColumns
 from tiktok_portability.normalize.report import NormalizeContext
 from tiktok_portability.normalize.tables import TS, TableSpec
@@ -19,8 +15,6 @@ from tiktok_portability.normalize.tables import TS, TableSpec
 _LINEAGE = ("open_id", "request_id", "snapshot_date")
 # Below this many rows a Python loop beats numpy's per-call overhead.
 _SMALL_SLICE = 64
-# Held batches waiting for the spill file's writer thread (a batch is ~10 MB of messages).
-SPILL_QUEUED = 4
 
 
 class OccurrenceCounter:
@@ -202,90 +196,3 @@ class TableBuffer:
         if self._occurrence is not None:
             arrays["occurrence"] = self._occurrence.ordinals(arrays)
         return pa.RecordBatch.from_arrays([arrays[f.name] for f in self.spec.schema], schema=self.spec.schema)
-
-
-class HeldBatches:
-    """Batches kept back until something later in the document is known, in arrival order.
-
-    Held in memory up to ``memory_bytes``, then in an Arrow IPC scratch file (no encoding cost),
-    so holding a few hundred MB of messages does not grow memory with the archive. The file is
-    written, read back and removed on a background thread: Arrow IPC releases the GIL, and on
-    the main thread those ~250 MB cost ~7% of a 500 MB export.
-    """
-
-    def __init__(self, schema: pa.Schema, memory_bytes: int = 32 << 20) -> None:
-        self.schema = schema
-        self.memory_bytes = memory_bytes
-        self._batches: list[pa.RecordBatch] = []
-        self._bytes = 0
-        self._path: str | None = None
-        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._behind = WriteBehind(depth=SPILL_QUEUED, name="held-spill")
-
-    def __bool__(self) -> bool:
-        return bool(self._batches) or self._path is not None
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        if self._writer is not None:
-            self._behind.submit(self._writer.write_batch, batch)
-            return
-        self._batches.append(batch)
-        self._bytes += batch.nbytes
-        if self._bytes > self.memory_bytes:
-            fd, self._path = tempfile.mkstemp(prefix="tiktok-held-", suffix=".arrows")
-            os.close(fd)
-            self._writer = pa.ipc.new_stream(self._path, self.schema)
-            for held in self._batches:
-                self._behind.submit(self._writer.write_batch, held)
-            self._batches, self._bytes = [], 0
-
-    def release(self) -> Iterator[pa.RecordBatch]:
-        """Every held batch, in order; the holder is empty afterwards."""
-        batches, self._batches, self._bytes = self._batches, [], 0
-        yield from batches
-        path, self._path = self._path, None
-        if path is None:
-            return
-        writer, self._writer = self._writer, None
-        reader: ReadAhead[pa.RecordBatch] | None = None
-        try:
-            self._behind.close()
-            writer.close()  # type: ignore[union-attr]
-            writer = None
-            # Read into memory, not mapped: a mapping would keep every page of the file resident
-            # until the last batch is written, so memory would grow with the export's messages.
-            reader = ReadAhead(lambda: _read_and_remove(path), depth=2, name="held-read")
-            yield from reader
-        finally:
-            if reader is not None:
-                reader.close()  # the reader thread removes the file, also when stopped early
-            else:  # writing the file failed
-                if writer is not None:
-                    with contextlib.suppress(Exception):
-                        writer.close()
-                _remove(path)
-
-    def discard(self) -> None:
-        self._batches, self._bytes = [], 0
-        with contextlib.suppress(Exception):  # an error while writing the spill no longer matters
-            self._behind.close()
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
-            self._writer = None
-        if self._path is not None:
-            _remove(self._path)
-            self._path = None
-
-
-def _read_and_remove(path: str) -> Iterator[pa.RecordBatch]:
-    try:
-        with pa.OSFile(path) as source:
-            yield from pa.ipc.open_stream(source)
-    finally:
-        _remove(path)
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

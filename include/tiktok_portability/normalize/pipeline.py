@@ -16,7 +16,7 @@ from tiktok_portability.archive.locate import ExportLayout, locate_export
 from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
-from tiktok_portability.normalize.batches import HeldBatches, TableBuffer
+from tiktok_portability.normalize.batches import TableBuffer
 from tiktok_portability.normalize.columns import SliceColumns, build_columns
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeContext, NormalizeReport, SectionSeen
@@ -31,6 +31,7 @@ from tiktok_portability.normalize.routes import (
 from tiktok_portability.normalize.shapes import RecordShapes, raw_fields
 from tiktok_portability.normalize.tables import TABLES
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.spill import HeldBatches
 
 log = logging.getLogger(__name__)
 
