@@ -21,9 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiktok_portability.archive.string_records import RecordColumns
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeReport
-from tiktok_portability.normalize.shapes import field_values, raw_fields
+from tiktok_portability.normalize.shapes import Records, field_values, raw_fields
 from tiktok_portability.normalize.tables import TS
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
@@ -59,18 +60,23 @@ def _text(value: Any) -> str | None:
     return _encode(value).decode()
 
 
-def string_array(values: list[Any]) -> pa.Array:
+def string_array(values: list[Any] | pa.Array) -> pa.Array:
     """Strings with placeholders ("", "None", "N/A") turned into nulls; other scalars as text."""
-    if len(values) <= SMALL_SLICE and all(v is None or type(v) is str for v in values):
+    if isinstance(values, pa.Array) and len(values) <= SMALL_SLICE:
+        values = values.to_pylist()
+    if isinstance(values, pa.Array):
+        arr = values
+    elif len(values) <= SMALL_SLICE and all(v is None or type(v) is str for v in values):
         # str.strip() trims exactly the code points utf8_trim_whitespace trims (checked over
         # all of Unicode), so small slices skip three kernel calls for the same values.
         return pa.array(
             [None if v is None or (s := v.strip()) in _PLACEHOLDER_SET else s for v in values], pa.string()
         )
-    try:
-        arr = pa.array(values, type=pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array([_text(v) for v in values], type=pa.string())
+    else:
+        try:
+            arr = pa.array(values, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array([_text(v) for v in values], type=pa.string())
     arr = pc.utf8_trim_whitespace(arr)
     shortest = pc.min(pc.binary_length(arr)).as_py()
     if shortest is None or shortest > _PLACEHOLDER_BYTES:
@@ -262,15 +268,27 @@ def _get(record: dict, key: str) -> Any:
     return record.get(key)
 
 
+def _pick_columns(records: RecordColumns, keys: list[str]) -> pa.Array:
+    """:func:`_pick` over columns: per row, the first value among ``keys`` that is not empty."""
+    picked = records.columns[keys[0]]
+    for key in keys[1:]:
+        empty = pc.or_kleene(pc.is_null(picked), pc.equal(picked, ""))
+        picked = pc.if_else(empty, records.columns[key], picked)
+    return picked
+
+
 def build_columns(
-    items: Sequence[Any], rmap: RecordMap, path: str, report: NormalizeReport, first_index: int = 0
+    items: Records, rmap: RecordMap, path: str, report: NormalizeReport, first_index: int = 0
 ) -> SliceColumns:
     """Columns of ``rmap.table`` (without lineage and occurrence) for the records in ``items``."""
-    records: Sequence[Any]
+    records: Records
+    if isinstance(items, RecordColumns) and rmap.extra:
+        items = items.to_dicts()  # ``extra`` is built record by record
+    columnar = isinstance(items, RecordColumns)
     attrs = raw_fields(items)
     # Position in ``items`` of each record, when items that are not objects were dropped.
     positions: list[int] | None = None
-    if attrs is not None or set(map(type, items)) <= {dict}:
+    if columnar or attrs is not None or set(map(type, items)) <= {dict}:
         records = items
     else:
         records, positions = [], []
@@ -283,14 +301,22 @@ def build_columns(
     n = len(records)
     raw_keys: dict[str, list[str]] = {}
     # Sorted: when two spellings of one key both hold a value, the same one wins on every run.
-    for key in attrs if attrs is not None else sorted(set().union(*records)) if records else ():
+    if isinstance(records, RecordColumns):
+        keys_seen: Any = sorted(records.columns)
+    else:
+        keys_seen = attrs if attrs is not None else sorted(set().union(*records)) if records else ()
+    for key in keys_seen:
         raw_keys.setdefault(norm_key(key), []).append(key)
     mapped = rmap.mapped_keys()
     fields_seen = {k: norm_key(k) in mapped for ks in raw_keys.values() for k in ks}
 
-    def values(aliases: tuple[str, ...]) -> list[Any] | None:
+    def values(aliases: tuple[str, ...]) -> list[Any] | pa.Array | None:
         keys = [k for alias in aliases for k in raw_keys.get(alias, ())]
-        return _pick(records, keys, attrs) if keys else None
+        if not keys:
+            return None
+        if isinstance(records, RecordColumns):
+            return _pick_columns(records, keys)
+        return _pick(records, keys, attrs)
 
     arrays: dict[str, pa.Array] = {}
     if rmap.timestamp:
@@ -311,6 +337,8 @@ def build_columns(
         arrays[name] = string_array(got) if got is not None else pa.nulls(n, pa.string())
     for name, aliases in rmap.integers.items():
         got = values(aliases)
+        if isinstance(got, pa.Array):
+            got = got.to_pylist()
         arrays[name] = pa.array([to_int(v) for v in got] if got is not None else [None] * n, pa.int64())
     if rmap.video_from:
         arrays["video_id"] = video_ids(arrays[rmap.video_from])

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from tiktok_portability.archive.json_stream import JsonStream
 from tiktok_portability.archive.locate import ExportLayout, locate_export
 from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
+from tiktok_portability.archive.string_records import RecordColumns
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
 from tiktok_portability.normalize.batches import TableBuffer
@@ -28,7 +29,7 @@ from tiktok_portability.normalize.routes import (
     route_list,
     route_object,
 )
-from tiktok_portability.normalize.shapes import RecordShapes, raw_fields
+from tiktok_portability.normalize.shapes import Records, RecordShapes, record_keys, record_kind
 from tiktok_portability.normalize.tables import TABLES
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.spill import HeldBatches
@@ -44,7 +45,7 @@ HELD_PER_BATCH = 2
 
 @dataclass
 class _Conversation:
-    items: list[Any]
+    items: Records
     partner: str
 
 
@@ -91,7 +92,7 @@ class _Run:
         else:
             entry.records += records
 
-    def feed(self, items: list[Any], rmap: RecordMap, member: str, path: str, node: str = "list") -> Batches:
+    def feed(self, items: Records, rmap: RecordMap, member: str, path: str, node: str = "list") -> Batches:
         yield from self.flush_conversations()
         first = self.positions.get(path, 0)
         self.positions[path] = first + len(items)
@@ -106,7 +107,7 @@ class _Run:
     def set_user_name(self, name: str | None) -> None:
         self.user_name, self.user_name_known = name, True
 
-    def add_conversation(self, items: list[Any], partner: str, member: str, shown: str, node: str) -> Batches:
+    def add_conversation(self, items: Records, partner: str, member: str, shown: str, node: str) -> Batches:
         """Queue one conversation's messages; they are built with the next ones of the same list.
 
         The result is the same as building each conversation alone: positions, sections and
@@ -116,7 +117,7 @@ class _Run:
         self.see(member, shown, node, True, "dm_messages", len(items))
         if not items:
             return
-        key = (member, shown, node, type(items[0]) if raw_fields(items) is not None else dict)
+        key = (member, shown, node, record_kind(items))
         if key != self.conversation_key:
             yield from self.flush_conversations()
             self.conversation_key = key
@@ -130,7 +131,12 @@ class _Run:
             return
         member, shown, _node, _kind = self.conversation_key  # type: ignore[misc]
         groups, self.conversations, self.conversation_rows = self.conversations, [], 0
-        items = groups[0].items if len(groups) == 1 else [r for g in groups for r in g.items]
+        items: Any = groups[0].items
+        if len(groups) > 1:
+            if isinstance(items, RecordColumns):
+                items = RecordColumns.concat([g.items for g in groups])
+            else:
+                items = [r for g in groups for r in g.items]
         first = self.positions.get(shown, 0)
         self.positions[shown] = first + len(items)
         cols = build_columns(items, f.DM, shown, self.report, first_index=first)
@@ -299,7 +305,7 @@ class _JsonReader:
         for key, child in value.items():
             yield from self._value((*path, key), child)
 
-    def _list(self, path: tuple[str, ...], items: list[Any]) -> Batches:
+    def _list(self, path: tuple[str, ...], items: Records) -> Batches:
         self._ancestors(path)
         shown, rmap = self._route(path)
         if rmap is None:
@@ -311,9 +317,7 @@ class _JsonReader:
         if not rmap.extra:
             self.shapes.learn(shown, items)
         if rmap is f.WATCH and items and not self.video_link_key:
-            attrs = raw_fields(items)
-            keys = attrs if attrs is not None else items[0] if isinstance(items[0], dict) else ()
-            self.video_link_key = any(norm_key(k) == "videolink" for k in keys)
+            self.video_link_key = any(norm_key(k) == "videolink" for k in record_keys(items))
         if rmap is not f.DM:
             yield from self.run.feed(items, rmap, self.member, shown)
             return

@@ -7,6 +7,10 @@ one optional field per raw key (exact spelling, so ``Date`` and ``date`` stay ap
 slices at the same shown path decode into that struct. A slice with a key the struct does not
 know (or an item that is not an object) is rejected by msgspec and decoded as dicts again, and
 its keys widen the struct; so values never differ from the dict path, only their container.
+
+Big slices whose records all hold every learned key with a string value skip Python objects
+altogether: :func:`~tiktok_portability.archive.string_records.decode_string_records` cuts them
+into Arrow columns (a :class:`RecordColumns`), and anything else goes to the struct decoder.
 """
 
 from __future__ import annotations
@@ -18,15 +22,19 @@ from typing import Any
 
 import msgspec
 
+from tiktok_portability.archive.string_records import MIN_BYTES, RecordColumns, decode_string_records
+
+# A list slice's records: dicts or learned structs as msgspec decoded them, or Arrow columns.
+Records = Sequence[Any] | RecordColumns
 # Lists keyed by data rather than by fields would make huge structs: keep those as dicts.
 MAX_FIELDS = 64
 RAW_FIELDS = "raw_fields"
 _ATTR = re.compile(r"f[0-9]{1,2}")
 
 
-def raw_fields(records: Sequence[Any]) -> dict[str, str] | None:
+def raw_fields(records: Records) -> dict[str, str] | None:
     """``{raw key: attribute}`` when ``records`` were decoded into a learned struct, else None."""
-    if not records or isinstance(records[0], dict):
+    if not records or isinstance(records, RecordColumns) or isinstance(records[0], dict):
         return None
     return getattr(type(records[0]), RAW_FIELDS, None)
 
@@ -41,9 +49,9 @@ class RecordShapes:
     def decoder(self, shown: str) -> Callable[[bytes], Any] | None:
         return self._decoders.get(shown)
 
-    def learn(self, shown: str, records: Sequence[Any]) -> None:
+    def learn(self, shown: str, records: Records) -> None:
         """Widen the struct of ``shown`` with the keys of a slice that arrived as dicts."""
-        if raw_fields(records) is not None:
+        if isinstance(records, RecordColumns) or raw_fields(records) is not None:
             return
         known = self._keys.get(shown, frozenset())
         keys = set(known)
@@ -87,4 +95,29 @@ def _decoder_for(keys: frozenset[str]) -> Callable[[bytes], Any]:
         gc=False,
         namespace={RAW_FIELDS: attrs},
     )
-    return msgspec.json.Decoder(list[struct]).decode
+    typed = msgspec.json.Decoder(list[struct]).decode
+
+    def decode(data: bytes | memoryview) -> Any:
+        if len(data) >= MIN_BYTES and (columns := decode_string_records(data, keys)) is not None:
+            return columns
+        return typed(data)
+
+    return decode
+
+
+def record_kind(records: Records) -> object:
+    """What a slice's records are made of (dicts, one learned struct, or columns of some keys):
+    slices of one kind can be built into columns together."""
+    if isinstance(records, RecordColumns):
+        return records.kind
+    return type(records[0]) if raw_fields(records) is not None else dict
+
+
+def record_keys(records: Records) -> list[str]:
+    """The raw keys of a typed slice (struct or columns), else of its first record."""
+    if isinstance(records, RecordColumns):
+        return list(records.columns)
+    attrs = raw_fields(records)
+    if attrs is not None:
+        return list(attrs)
+    return list(records[0]) if records and isinstance(records[0], dict) else []
