@@ -197,3 +197,50 @@ def test_closing_early_stops_the_read_ahead_thread(tmp_path, read_ahead):
         assert any(t.name == "zip-read-ahead" for t in threading.enumerate())
         stream.close()
     assert not any(t.name == "zip-read-ahead" for t in threading.enumerate())
+
+
+@pytest.fixture(params=["isal", "zlib"])
+def inflater(request, monkeypatch):
+    """Run a test with ISA-L inflating deflated members (the default), then with plain zlib."""
+    from tiktok_portability.archive import safezip
+
+    if request.param == "zlib":
+        monkeypatch.setattr(safezip, "isal_zlib", None)
+    return request.param
+
+
+def test_deflated_members_read_the_same_with_either_inflater(tmp_path, inflater):
+    data = b"".join(b'{"Date": "2025-01-01 00:00:%02d", "Link": "x"},' % (i % 60) for i in range(50_000))
+    path = zip_members(tmp_path, {"user_data.json": data})
+    with SafeZip(path) as zf:
+        stream = zf.open("user_data.json", buffer_size=4096)
+        got = b"".join(iter(lambda: stream.read(3000), b""))
+        decompressor = stream.raw._inner._decompressor
+    assert got == data
+    assert type(decompressor).__module__.split(".")[0] == ("zlib" if inflater == "zlib" else "isal_zlib")
+
+
+def test_corrupt_member_data_with_either_inflater(tmp_path, inflater):
+    test_corrupt_member_data(tmp_path)
+
+
+def test_crc_mismatch_is_reported_with_either_inflater(tmp_path, inflater):
+    path = zip_members(tmp_path, {"user_data.json": b'{"a": "' + b"x" * 100_000 + b'"}'})
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 16 : central + 20] = b"\x00\x00\x00\x00"  # the CRC the directory declares
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptArchiveError, match="CRC"):
+        drain(path)
+
+
+def test_a_member_already_read_keeps_its_inflater(tmp_path):
+    from tiktok_portability.archive.safezip import _inflate_with_isal
+
+    path = zip_members(tmp_path, {"a.json": b"[" + b"1," * 10_000 + b"1]"})
+    with zipfile.ZipFile(path) as zf, zf.open("a.json") as member:
+        member.read(10)
+        before = member._decompressor
+        _inflate_with_isal(member)
+        assert member._decompressor is before
+        assert member.read().endswith(b"1,1]")
