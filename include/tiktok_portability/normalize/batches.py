@@ -37,7 +37,7 @@ class OccurrenceCounter:
         self._run: tuple | None = None
         self._counts: dict[tuple, int] = {}
 
-    def ordinals(self, arrays: dict[str, pa.Array]) -> pa.Array:
+    def ordinals(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Array:
         n = len(arrays[self.columns[0]])
         if n <= _SMALL_SLICE:
             return pa.array(self._count(self._rows(arrays, 0, n)), pa.int32())
@@ -95,7 +95,7 @@ class OccurrenceCounter:
             out.append(k)
         return out
 
-    def _rows(self, arrays: dict[str, pa.Array], start: int, stop: int) -> list[tuple]:
+    def _rows(self, arrays: dict[str, pa.Array | pa.ChunkedArray], start: int, stop: int) -> list[tuple]:
         cols = []
         for name in self.columns:
             arr = arrays[name].slice(start, stop - start)
@@ -103,8 +103,13 @@ class OccurrenceCounter:
         return list(zip(*cols, strict=True))
 
 
-def _changes(arr: pa.Array) -> np.ndarray:
+def _contiguous(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _changes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """``value[i] != value[i - 1]`` for i >= 1, with nulls equal to each other."""
+    arr = _contiguous(arr)
     if arr.type == TS or pa.types.is_integer(arr.type):
         # Compared as integers: no hashing. The fill value only meets nulls (valid differs).
         values = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy()
@@ -114,8 +119,9 @@ def _changes(arr: pa.Array) -> np.ndarray:
     return codes[1:] != codes[:-1]
 
 
-def _codes(arr: pa.Array) -> np.ndarray:
+def _codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Integer codes equal exactly where the values are equal (nulls share code -1)."""
+    arr = _contiguous(arr)
     if arr.type == TS:
         arr = arr.cast(pa.int64())
     encoded = pc.dictionary_encode(arr)
@@ -148,7 +154,7 @@ class TableBuffer:
         self._full_lineage: dict[str, pa.Array] | None = None
 
     def add(self, cols: SliceColumns) -> Iterator[pa.RecordBatch]:
-        """Add a slice; yields every full batch that is now ready."""
+        """Add a slice; yields the batches of every full group of ``batch_rows`` now ready."""
         if cols.rows == 0:
             return
         n = cols.rows
@@ -161,11 +167,11 @@ class TableBuffer:
         )
         self._rows += n
         while self._rows >= self.batch_rows:
-            yield self._take(self.batch_rows)
+            yield from self._take(self.batch_rows)
 
     def _lineage(self, n: int) -> dict[str, pa.Array]:
         if n == self.batch_rows and self._full_lineage is not None:
-            return self._full_lineage  # arrays are immutable: every full batch shares them
+            return self._full_lineage  # arrays are immutable: every full group shares them
         arrays = {name: pa.repeat(value, n) for name, value in self._lineage_values.items()}
         if n == self.batch_rows:
             self._full_lineage = arrays
@@ -173,26 +179,43 @@ class TableBuffer:
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         while self._rows:
-            yield self._take(min(self._rows, self.batch_rows))
+            yield from self._take(min(self._rows, self.batch_rows))
 
-    def _take(self, k: int) -> pa.RecordBatch:
-        if len(self._pieces) == 1 and self._rows <= k:
-            # The common case for small sections: one slice, emitted as it is.
-            data = self._pieces.pop()
-            self._rows = 0
-        else:
-            table = pa.Table.from_batches(self._pieces, schema=self._data_schema)
-            head = table.slice(0, k)
-            rest = table.slice(k)
-            self._pieces = rest.combine_chunks().to_batches() if rest.num_rows else []
-            self._rows -= k
-            data = pa.RecordBatch.from_arrays(
-                [col.combine_chunks() if col.num_chunks != 1 else col.chunk(0) for col in head.columns],
-                schema=self._data_schema,
-            )
-        n = data.num_rows
-        arrays = dict(zip(data.schema.names, data.columns, strict=True))
-        arrays.update(self._lineage(n))
+    def _take(self, k: int) -> list[pa.RecordBatch]:
+        """The next ``k`` rows as the batches they arrived in, with lineage and ordinals.
+
+        Nothing is concatenated: a slice that straddles the cut is split by zero-copy slicing,
+        and the group's lineage and ordinals are sliced to each piece. Copying every column of
+        every group into one batch cost ~5 ms per 65,536 rows in a big archive (fresh memory
+        each time), and the Parquet sink takes row groups of many batches as they are.
+        """
+        taken: list[pa.RecordBatch] = []
+        rows = 0
+        while rows < k:
+            piece = self._pieces[0]
+            if piece.num_rows <= k - rows:
+                taken.append(self._pieces.pop(0))
+            else:
+                taken.append(piece.slice(0, k - rows))
+                self._pieces[0] = piece.slice(k - rows)
+            rows += taken[-1].num_rows
+        self._rows -= rows
+        group: dict[str, pa.Array | pa.ChunkedArray] = dict(self._lineage(rows))
         if self._occurrence is not None:
-            arrays["occurrence"] = self._occurrence.ordinals(arrays)
-        return pa.RecordBatch.from_arrays([arrays[f.name] for f in self.spec.schema], schema=self.spec.schema)
+            keys = {
+                name: pa.chunked_array([p.column(name) for p in taken], self._data_schema.field(name).type)
+                for name in self._occurrence.columns
+            }
+            group["occurrence"] = self._occurrence.ordinals(keys)
+        out = []
+        at = 0
+        for piece in taken:
+            arrays = dict(zip(piece.schema.names, piece.columns, strict=True))
+            arrays.update({name: arr.slice(at, piece.num_rows) for name, arr in group.items()})
+            out.append(
+                pa.RecordBatch.from_arrays(
+                    [arrays[f.name] for f in self.spec.schema], schema=self.spec.schema
+                )
+            )
+            at += piece.num_rows
+        return out
