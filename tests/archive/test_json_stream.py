@@ -88,3 +88,38 @@ def test_brackets_written_into_the_buffer_do_not_leak_into_later_values(chunk):
     records = [{"Content": s, "n": i} for i, s in enumerate(["a", "]", "[", "},{", "x" * 50] * 30)]
     doc = {"L": records, "After": [[1], [2, [3]]], "S": ["]", "["], "Last": {"k": "]"}}
     assert rebuild(json.dumps(doc).encode(), chunk_size=chunk, whole_limit=8) == doc
+
+
+def test_an_exact_decoder_ends_a_list_at_the_first_bracket_it_accepts():
+    """A typed decoder's ``exact`` gets the list up to its first "]" and may refuse it (None);
+    a refused candidate (the "]" sat in a string) goes through the usual end-finding path."""
+    import msgspec
+
+    seen: list[bytes] = []
+
+    def exact(data):
+        seen.append(bytes(data))
+        try:
+            return ("exact", msgspec.json.decode(data))
+        except msgspec.DecodeError:
+            return None
+
+    def typed(path):
+        def decode(data):
+            return msgspec.json.decode(data)
+
+        decode.exact = exact
+        return decode
+
+    doc = {"a": [{"t": "x]"}, {"t": "y"}], "b": [{"t": "z"}, {"t": "w"}], "c": 1}
+    data = json.dumps(doc, indent=1).encode()
+    events = list(
+        JsonStream(
+            io.BytesIO(data), archive="a.zip", member="m", chunk_size=4096, whole_limit=8, typed=typed
+        ).events()
+    )
+    lists = {path: value for path, value, is_slice in events if is_slice}
+    assert lists[("a",)] == [{"t": "x]"}, {"t": "y"}]  # the first "]" was in a string: refused
+    assert lists[("b",)] == ("exact", [{"t": "z"}, {"t": "w"}])
+    assert seen[0].endswith(b'"x]')
+    assert all(s.startswith(b"[") and s.endswith(b"]") for s in seen[1:])

@@ -58,12 +58,14 @@ def messages(partner: str, n: int, start: int = 0) -> list[dict[str, str]]:
 def export(tmp_path):
     reordered = messages("cy", 1500)
     reordered[700] = {"From": "cy", "Date": "2025-03-01 10:00:00", "Content": "keys in another order"}
+    bracketed = messages("eve", 3000, start=5)
+    bracketed[10]["Content"] = "a list [1] in text"  # the list's first "]" is inside a string
     chats = {
         "Chat History with ann:": messages("ann", 2500),
         "Chat History with bob:": messages("bob", 4, start=2),  # small: struct path
         "Chat History with cy:": reordered,  # big, but not one key order: struct path
         "Chat History with dee:": [*messages("dee", 900), {"Date": "2025-03-02 10:00:00", "From": "dee"}],
-        "Chat History with eve:": messages("eve", 3000, start=5),
+        "Chat History with eve:": bracketed,
     }
     doc = {
         "Direct Message": {"Direct Messages": {"ChatHistory": chats}},

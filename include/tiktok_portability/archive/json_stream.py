@@ -271,7 +271,10 @@ class JsonStream:
                 need_comma = False
                 self._top_up()
                 self._peek()
-            items, closed = self._slice(self._slice_decoder(path, decode) if emit else decode)
+            typed = self._typed(path) if emit and self._typed is not None else None
+            items, closed = self._slice(
+                self._slice_decoder(typed, decode) if emit else decode, getattr(typed, "exact", None)
+            )
             if items is None:
                 if not self._fill():
                     self._fail("unexpected end of input inside a list")
@@ -284,8 +287,9 @@ class JsonStream:
                 return
             need_comma = True
 
-    def _slice_decoder(self, path: Path, decode: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-        typed = self._typed(path) if self._typed is not None else None
+    def _slice_decoder(
+        self, typed: Callable[[bytes], Any] | None, decode: Callable[[bytes], Any]
+    ) -> Callable[[bytes], Any]:
         if typed is None:
             return decode
 
@@ -334,14 +338,27 @@ class JsonStream:
         self._pos = start + length - 1
         return items
 
-    def _slice(self, decode: Callable[[bytes], Any]) -> tuple[Any, bool]:
+    def _slice(
+        self, decode: Callable[[bytes], Any], exact: Callable[[bytes], Any] | None = None
+    ) -> tuple[Any, bool]:
         """Decode the longest run of list items at the cursor that ends in this buffer.
 
+        ``exact``, when given, decodes a whole list or returns None (it never guesses): it is
+        tried on the list up to the first ``]``, which saves the pass that finds the list's end.
         Returns (items, list_closed) or (None, False) when more input is needed.
         """
         buf, start = self._buf, self._pos
         end = buf.rfind(b"}", start)
-        if end > start and buf.find(b"]", start, end) != -1:
+        close = buf.find(b"]", start, end) if end > start else -1
+        if close != -1 and exact is not None:
+            # Most lists hold no "]" in their strings: if the items up to the first one decode
+            # as a whole list, that "]" ends it (a decoder that checks the grammar cannot accept
+            # a list cut inside a string).
+            items = self._bracketed(exact, start, close + 1, close=False)
+            if items is not None:
+                self._pos = close + 1
+                return items, True
+        if close != -1:
             # The list may end in this buffer: find where with the Raw decoder (cheap) instead of
             # decoding the items twice (once to learn the end, once up to it).
             try:

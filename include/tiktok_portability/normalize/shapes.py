@@ -97,11 +97,13 @@ def _decoder_for(keys: frozenset[str]) -> Callable[[bytes], Any]:
     )
     typed = msgspec.json.Decoder(list[struct]).decode
 
-    def decode(data: bytes | memoryview) -> Any:
-        if len(data) >= MIN_BYTES and (columns := decode_string_records(data, keys)) is not None:
-            return columns
-        return typed(data)
+    def exact(data: bytes | memoryview) -> RecordColumns | None:
+        return decode_string_records(data, keys) if len(data) >= MIN_BYTES else None
 
+    def decode(data: bytes | memoryview) -> Any:
+        return exact(data) or typed(data)
+
+    decode.exact = exact  # type: ignore[attr-defined]  # see JsonStream._slice
     return decode
 
 
