@@ -244,3 +244,40 @@ def test_a_member_already_read_keeps_its_inflater(tmp_path):
         _inflate_with_isal(member)
         assert member._decompressor is before
         assert member.read().endswith(b"1,1]")
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_raw_streams_give_the_same_bytes_whatever_the_read_sizes(tmp_path, monkeypatch, prefetch):
+    from tiktok_portability.archive import safezip
+
+    if prefetch:
+        monkeypatch.setattr(safezip, "PREFETCH_MIN_BYTES", 0)
+    data = b"".join(b"%07d," % i for i in range(200_000))
+    path = zip_members(tmp_path, {"user_data.json": data})
+    with SafeZip(path) as zf, zf.open("user_data.json", buffer_size=50_000, buffered=False) as stream:
+        assert type(stream).__name__ == ("_ReadAhead" if prefetch else "_BoundedReader")
+        parts, sizes = [], [1, 70_000, 13, 50_000, 1 << 20, 3]
+        while chunk := stream.read(sizes[len(parts) % len(sizes)]):
+            assert len(chunk) <= sizes[len(parts) % len(sizes)]
+            parts.append(chunk)
+    assert b"".join(parts) == data
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_raw_streams_count_the_bytes_too(tmp_path, monkeypatch, prefetch):
+    from tiktok_portability.archive import safezip
+
+    if prefetch:
+        monkeypatch.setattr(safezip, "PREFETCH_MIN_BYTES", 0)
+    path = zip_members(tmp_path, {"user_data.json": b"[" + b"0," * 400_000 + b"0]"})
+    with SafeZip(path) as zf:
+        zf.limits = ArchiveLimits(max_member_bytes=100_000)
+        stream = zf.open("user_data.json", buffer_size=4096, buffered=False)
+        with pytest.raises(ArchiveTooLargeError, match="decompresses past 100000 bytes"):
+            _drain_raw(stream)
+        stream.close()
+
+
+def _drain_raw(stream) -> None:
+    while stream.read(4096):
+        pass

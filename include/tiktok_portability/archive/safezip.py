@@ -114,21 +114,27 @@ class _BoundedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` inflated bytes as zipfile produced them (no copy; at most one
+        inflating step, so a chunk is never glued together from pieces)."""
         try:
-            data = self._inner.read(len(buffer))
+            data = self._inner.read1(size) if size > 0 else self._inner.read()
         except _READ_ERRORS as exc:
             raise CorruptArchiveError(
                 self._archive, f"member {self._member.filename!r} is corrupt: {exc}"
             ) from exc
-        n = len(data)
-        self.bytes_read += n
+        self.bytes_read += len(data)
         if self.bytes_read > self._limit:
             raise ArchiveTooLargeError(
                 self._archive,
                 f"member {self._member.filename!r} decompresses past {self._limit} bytes "
                 f"({self._member.compress_size} compressed): refusing a possible zip bomb",
             )
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        n = len(data)
         buffer[:n] = data
         return n
 
@@ -154,6 +160,19 @@ class _ReadAhead(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def read(self, size: int = -1) -> bytes:
+        """The next chunk as the read-ahead thread produced it when it fits in ``size`` (no
+        copy: a big member used to be copied twice more on its way to the JSON reader)."""
+        if not self._rest:
+            chunk = next(self._chunks, b"")
+            if size < 0 or len(chunk) <= size:
+                return chunk
+            self._rest = memoryview(chunk)
+        n = len(self._rest) if size < 0 else min(size, len(self._rest))
+        data = self._rest[:n].tobytes()
+        self._rest = self._rest[n:]
+        return data
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if not self._rest:
@@ -244,18 +263,24 @@ class SafeZip:
         """Names of the file members (directories left out), in archive order."""
         return [i.filename for i in self._members]
 
-    def open(self, member: str, buffer_size: int = 1 << 20) -> BinaryIO:
-        """A buffered stream of one member's decompressed bytes, bounded by the limits."""
+    def open(self, member: str, buffer_size: int = 1 << 20, *, buffered: bool = True) -> BinaryIO:
+        """A stream of one member's decompressed bytes, bounded by the limits.
+
+        ``buffered=False`` gives the raw stream, for a reader that only calls ``read(n)`` with
+        big ``n`` (the JSON reader): its chunks arrive as inflated, without the copies a
+        buffered reader makes.
+        """
         info = self._zip.getinfo(member)
         try:
             inner = self._zip.open(info)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
             raise CorruptArchiveError(self.name, f"member {member!r} cannot be opened: {exc}") from exc
         _inflate_with_isal(inner)
-        bounded = io.BufferedReader(_BoundedReader(inner, self.name, info, self.limits), buffer_size)
-        if info.file_size < PREFETCH_MIN_BYTES:
-            return bounded
-        return io.BufferedReader(_ReadAhead(bounded, buffer_size), buffer_size)
+        bounded = _BoundedReader(inner, self.name, info, self.limits)
+        stream: io.RawIOBase = bounded
+        if info.file_size >= PREFETCH_MIN_BYTES:
+            stream = _ReadAhead(bounded, buffer_size)
+        return stream if not buffered else io.BufferedReader(stream, buffer_size)  # type: ignore[return-value]
 
     def iter_members(self) -> Iterator[zipfile.ZipInfo]:
         yield from self._members

@@ -244,7 +244,7 @@ class _JsonReader:
         self.routes: dict[tuple[str, ...], tuple[str, RecordMap | None]] = {}
 
     def batches(self) -> Batches:
-        with self.zf.open(self.member) as fh:
+        with self.zf.open(self.member, buffered=False) as fh:
             stream = JsonStream(fh, archive=self.zf.name, member=self.member, typed=self._typed)
             for path, value, is_slice in stream.events():
                 if path:
