@@ -9,8 +9,8 @@ are cut out of the slice's bytes instead, with a handful of numpy and Arrow call
 * the unescaped ``"`` positions give every string; with a fixed key order each record holds
   exactly four per key (key open/close, value open/close);
 * the bytes between one value and the next (separators, the next key) must be identical for
-  every record and match the JSON grammar, which is checked once per key position plus one
-  equality kernel over the slice;
+  every record and match the JSON grammar: the grammar is checked once per key position, and
+  all separators, taken out in one call, must equal those repeated;
 * values holding a backslash are decoded by msgspec itself (escapes), and the slice must be
   valid UTF-8 and hold no raw control character inside a string, as msgspec requires.
 
@@ -102,25 +102,30 @@ def decode_string_records(data: bytes | memoryview, keys: frozenset[str]) -> Rec
     parts = pa.StringArray.from_buffers(2 * n * k + 1, pa.py_buffer(offsets), buffer)
     raw_names = [name.encode() for name in names]
     seps = _separators(tuple(raw_names), n > 1)
+    checked: dict[int, bytes] = {}
     expected_controls = 0
     for at, grammar, count in seps.checks(n):
         sep = bytes(data[offsets[at] : offsets[at + 1]])
         if not grammar.fullmatch(sep):
             return None
+        checked[at] = sep
         expected_controls += _controls(sep) * count
-    # Every separator of a key position equals the one checked above (the rest of the grammar
-    # is then right too); the first and last ones were checked on their own.
-    for start, sep_at in seps.repeated:
-        pattern = bytes(data[offsets[sep_at] : offsets[sep_at + 1]])
-        same = pc.equal(parts, pa.scalar(pattern.decode(), pa.string())).to_numpy(zero_copy_only=False)
-        if not same[start : 2 * n * k : 2 * k].all():
-            return None
+    # Every other separator equals the checked one of its kind: all of them, taken together in
+    # one call, must read first + row + (between + row) * (n - 1) + last. Each separator holds
+    # exactly four quotes, so equal concatenations mean equal separators, one by one.
+    row = b"".join(checked[2 * j] for j in range(1, k))
+    between = checked[2 * k] + row if n > 1 else b""
+    expected = checked[0] + row + between * (n - 1) + checked[2 * n * k]
+    gaps = parts.take(pa.array(np.arange(0, 2 * n * k + 1, 2)))
+    if not _data_equals(gaps, expected):
+        return None
     # msgspec refuses a raw control character in a string; the separators' ones are counted.
     if int(np.count_nonzero(a < 0x20)) != expected_controls:
         return None
-    columns = {}
-    for j, name in enumerate(names):
-        columns[name] = parts.take(pa.array(np.arange(2 * j + 1, 2 * n * k, 2 * k)))
+    # Values in key order, then record order: one take, cut into columns without copying.
+    index = (np.arange(0, 2 * n * k, 2 * k)[None, :] + np.arange(1, 2 * k, 2)[:, None]).reshape(-1)
+    values = parts.take(pa.array(index))
+    columns = {name: values.slice(j * n, n) for j, name in enumerate(names)}
     if len(backslashes) and not _unescape(parts, columns, names, backslashes, opens, closes):
         return None
     return RecordColumns(n, columns)
@@ -171,6 +176,13 @@ def _utf8(buffer: pa.Buffer, size: int) -> bool:
     return True
 
 
+def _data_equals(strings: pa.StringArray, expected: bytes) -> bool:
+    """The values of ``strings`` (offset 0), back to back, are exactly ``expected``."""
+    _, offsets, data = strings.buffers()
+    used = int(np.frombuffer(offsets, dtype=np.int32, count=len(strings) + 1)[-1])
+    return used == len(expected) and data is not None and data.slice(0, used).equals(pa.py_buffer(expected))
+
+
 def _controls(sep: bytes) -> int:
     return sum(sep.count(c) for c in b"\t\n\r")
 
@@ -192,14 +204,6 @@ class _Separators:
         out += [(2 * j, self.between_keys[j - 1], n) for j in range(1, k)]
         if self.between_records is not None:
             out.append((2 * k, self.between_records, n - 1))
-        return out
-
-    @property
-    def repeated(self) -> list[tuple[int, int]]:
-        """(first element of the kind to compare, element holding its checked instance)."""
-        out = [(2 * j, 2 * j) for j in range(1, self.k)]
-        if self.between_records is not None:
-            out.append((2 * self.k, 2 * self.k))
         return out
 
 

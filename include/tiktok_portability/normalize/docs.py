@@ -55,11 +55,12 @@ with an unparseable date is kept with a null timestamp and its raw text.
   nearly all of a big export) is not decoded into Python objects at all
   (`tiktok_portability.archive.string_records`). numpy finds the unescaped `"` (four per key
   per record), one Arrow string array is laid over the slice's own bytes (separator, value,
-  separator, ...), every separator of a key position must equal the first one (one equality
-  kernel each) and that one must match the JSON grammar, the slice must be valid UTF-8 with no
-  raw control character inside a string, and values holding a backslash are decoded by msgspec
-  in one call. Anything else (a null or number, a missing, extra or reordered key, bad bytes)
-  returns None and the slice goes to the msgspec struct, so values and errors are unchanged:
+  separator, ...), every separator of a key position must equal the first one (all taken out
+  in one call and compared with those repeated) and that one must match the JSON grammar,
+  the slice must be valid UTF-8 with no raw control character inside a string, and values
+  holding a backslash are decoded by msgspec in one call. Anything else (a null or number, a
+  missing, extra or reordered key, bad bytes) returns None and the slice goes to the msgspec
+  struct, so values and errors are unchanged:
   tests compare the two paths on every value, on escapes of all kinds and on every single-byte
   corruption of a document, and the bench archives' Parquet files are byte-identical. Per 1 MB
   slice of watch history: 1.35 ms against 2.4 ms for structs, picking and `pa.array`; a 300 KB
