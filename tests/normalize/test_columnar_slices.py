@@ -132,3 +132,28 @@ def test_escaped_text_reads_the_same(tmp_path, monkeypatch, ensure_ascii):
     assert columnar == outputs(source, monkeypatch, 1 << 40)[0]
     contents = {row["content"] for row in columnar[0]["dm_messages"]}
     assert {'a "quote"', "back\\slash", "emoji 😂", "tab\tin"} <= contents
+
+
+def test_columns_pick_between_spellings_as_records_do():
+    """Records holding two spellings of a key take the first non-empty one, column or dict."""
+    import itertools
+
+    import pyarrow as pa
+
+    from tiktok_portability.archive.string_records import RecordColumns
+    from tiktok_portability.normalize import fields
+    from tiktok_portability.normalize.columns import build_columns
+    from tiktok_portability.normalize.report import NormalizeReport
+
+    values = ["", "2025-01-01 00:00:00", " ", "None", "2024-02-02 10:00:00"]
+    rows = [
+        {"Date": d, "date": e, "Link": f"https://www.tiktokv.com/share/video/7{i:018d}/"}
+        for i, (d, e) in enumerate(itertools.product(values, repeat=2))
+    ] * 20  # long enough for the kernels rather than the small-slice loops
+    columns = RecordColumns(len(rows), {k: pa.array([r[k] for r in rows], pa.string()) for k in rows[0]})
+    got = build_columns(columns, fields.WATCH, "p", NormalizeReport())
+    want = build_columns(rows, fields.WATCH, "p", NormalizeReport())
+    assert got.fields_seen == want.fields_seen
+    assert {k: v.to_pylist() for k, v in got.arrays.items()} == {
+        k: v.to_pylist() for k, v in want.arrays.items()
+    }

@@ -68,8 +68,9 @@ class JsonStream:
     the list at ``path`` (typically ``msgspec.json.Decoder(list[SomeStruct]).decode``, 2-3x
     faster than building dicts); a slice it rejects with a ``ValidationError`` (an unexpected key,
     an item that is not an object) is decoded as plain Python objects instead, so ``typed`` only
-    changes speed and the item type, never which values arrive. ``archive`` and ``member`` name
-    the input in errors.
+    changes speed and the item type, never which values arrive. A typed decoder with an
+    ``exact(data)`` method (a whole list's items, or None) is also asked to end a list at its
+    first ``]``. ``archive`` and ``member`` name the input in errors.
     """
 
     def __init__(

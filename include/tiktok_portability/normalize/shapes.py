@@ -95,16 +95,22 @@ def _decoder_for(keys: frozenset[str]) -> Callable[[bytes], Any]:
         gc=False,
         namespace={RAW_FIELDS: attrs},
     )
-    typed = msgspec.json.Decoder(list[struct]).decode
+    return _SliceDecoder(keys, msgspec.json.Decoder(list[struct]).decode)
 
-    def exact(data: bytes | memoryview) -> RecordColumns | None:
-        return decode_string_records(data, keys) if len(data) >= MIN_BYTES else None
 
-    def decode(data: bytes | memoryview) -> Any:
-        return exact(data) or typed(data)
+class _SliceDecoder:
+    """Columns for a big slice of all-string records, the learned struct for anything else."""
 
-    decode.exact = exact  # type: ignore[attr-defined]  # see JsonStream._slice
-    return decode
+    def __init__(self, keys: frozenset[str], typed: Callable[[bytes], Any]) -> None:
+        self.keys = keys
+        self.typed = typed
+
+    def exact(self, data: bytes | memoryview) -> RecordColumns | None:
+        """Columns when ``data`` is exactly such a list, else None (see ``JsonStream._slice``)."""
+        return decode_string_records(data, self.keys) if len(data) >= MIN_BYTES else None
+
+    def __call__(self, data: bytes | memoryview) -> Any:
+        return self.exact(data) or self.typed(data)
 
 
 def record_kind(records: Records) -> object:
