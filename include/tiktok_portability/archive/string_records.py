@@ -126,7 +126,7 @@ def decode_string_records(data: bytes | memoryview, keys: frozenset[str]) -> Rec
     index = (np.arange(0, 2 * n * k, 2 * k)[None, :] + np.arange(1, 2 * k, 2)[:, None]).reshape(-1)
     values = parts.take(pa.array(index))
     columns = {name: values.slice(j * n, n) for j, name in enumerate(names)}
-    if len(backslashes) and not _unescape(parts, columns, names, backslashes, opens, closes):
+    if len(backslashes) and not _unescape(parts, columns, names, backslashes, opens):
         return None
     return RecordColumns(n, columns)
 
@@ -230,16 +230,13 @@ def _unescape(
     names: list[str],
     backslashes: np.ndarray,
     opens: np.ndarray,
-    closes: np.ndarray,
 ) -> bool:
     """Replace the values holding a backslash with msgspec's reading of them (False when
     msgspec refuses one: the caller's msgspec pass then reports it)."""
     k = len(names)
-    # A backslash must sit inside the value that opens before it (separators hold none).
-    value_of = np.searchsorted(opens, backslashes) - 1
-    if value_of[0] < 0 or not (backslashes < closes[value_of]).all():
-        return False
-    holder = np.unique(value_of)
+    # The separators matched the grammar, which has no backslash: each one sits in the value
+    # that opens before it.
+    holder = np.unique(np.searchsorted(opens, backslashes) - 1)
     # One msgspec call for all of them (a few percent of a slice's values): ["<raw>",...].
     raw = parts.take(pa.array(2 * holder + 1)).to_pylist()
     try:
