@@ -175,11 +175,9 @@ class _ReadAhead(io.RawIOBase):
         return data
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        if not self._rest:
-            self._rest = memoryview(next(self._chunks, b""))
-        n = min(len(buffer), len(self._rest))
-        buffer[:n] = self._rest[:n]
-        self._rest = self._rest[n:]
+        data = self.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
         return n
 
     def close(self) -> None:
