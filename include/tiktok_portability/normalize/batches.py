@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -129,29 +130,66 @@ def _codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-class TableBuffer:
-    """Rows waiting to be emitted for one table.
+@lru_cache(maxsize=64)
+def _data_layout(spec: TableSpec) -> tuple[tuple[str, ...], tuple[pa.DataType, ...], tuple[str, ...]]:
+    """The names and types of the columns a slice brings (all but lineage and ordinals), and
+    the names of all the table's columns.
 
-    Slices are kept as they come (their own columns only); lineage and occurrence ordinals are
-    added once per emitted batch, so their fixed cost is paid per 65,536 rows rather than per
-    slice of a few thousand. Ordinals only depend on the order of the rows, which is the same.
+    Cached per table: iterating a schema makes a Python object per field, and a small archive
+    sets up a dozen tables.
+    """
+    added = {*_LINEAGE, "occurrence"}
+    data = [f for f in spec.schema if f.name not in added]
+    return tuple(f.name for f in data), tuple(f.type for f in data), tuple(spec.schema.names)
+
+
+class Lineage:
+    """One archive's lineage columns, shared by all its tables and batches.
+
+    Built once at the longest length asked for and sliced (zero-copy) for shorter batches:
+    arrays are immutable, and repeating three scalars per table costs more than the slices.
     """
 
-    def __init__(self, spec: TableSpec, ctx: NormalizeContext, batch_rows: int) -> None:
-        self.spec = spec
-        self.ctx = ctx
-        self.batch_rows = batch_rows
-        added = {*_LINEAGE, "occurrence"}
-        self._data_schema = pa.schema([f for f in spec.schema if f.name not in added])
-        self._pieces: list[pa.RecordBatch] = []
-        self._rows = 0
-        self._occurrence = OccurrenceCounter(spec) if "occurrence" in spec.schema.names else None
-        self._lineage_values = {
+    def __init__(self, ctx: NormalizeContext) -> None:
+        self._values = {
             "open_id": pa.scalar(ctx.open_id, pa.string()),
             "request_id": pa.scalar(ctx.request_id, pa.int64()),
             "snapshot_date": pa.scalar(ctx.snapshot_date, pa.date32()),
         }
-        self._full_lineage: dict[str, pa.Array] | None = None
+        self._arrays: dict[str, pa.Array] = {}
+        self._length = 0
+
+    def arrays(self, n: int) -> dict[str, pa.Array]:
+        if n > self._length:
+            self._length = n
+            self._arrays = {name: pa.repeat(value, n) for name, value in self._values.items()}
+        if n == self._length:
+            return self._arrays
+        return {name: arr.slice(0, n) for name, arr in self._arrays.items()}
+
+
+class TableBuffer:
+    """Rows waiting to be emitted for one table.
+
+    Slices are kept as they come (their own columns only, as plain column lists); lineage and
+    occurrence ordinals are added once per emitted batch, so their fixed cost is paid per
+    65,536 rows rather than per slice of a few thousand. Ordinals only depend on the order of
+    the rows, which is the same.
+    """
+
+    def __init__(
+        self, spec: TableSpec, ctx: NormalizeContext, batch_rows: int, lineage: Lineage | None = None
+    ) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.batch_rows = batch_rows
+        self._names, self._types, self._all_names = _data_layout(spec)
+        self._positions = {name: i for i, name in enumerate(self._names)}
+        # (rows, columns in data-schema order) per slice, in arrival order
+        self._pieces: list[tuple[int, list[pa.Array]]] = []
+        self._rows = 0
+        self._occurrence = OccurrenceCounter(spec) if "occurrence" in spec.schema.names else None
+        self._lineage = lineage if lineage is not None else Lineage(ctx)
 
     def add(self, cols: SliceColumns) -> Iterator[pa.RecordBatch]:
         """Add a slice; yields the batches of every full group of ``batch_rows`` now ready."""
@@ -159,23 +197,21 @@ class TableBuffer:
             return
         n = cols.rows
         arrays = cols.arrays
-        self._pieces.append(
-            pa.RecordBatch.from_arrays(
-                [arrays[f.name] if f.name in arrays else pa.nulls(n, f.type) for f in self._data_schema],
-                schema=self._data_schema,
-            )
-        )
+        columns = []
+        for name, kind in zip(self._names, self._types, strict=True):
+            arr = arrays.get(name)
+            if arr is None:
+                arr = pa.nulls(n, kind)
+            elif len(arr) != n or not arr.type.equals(kind):  # a normalizer bug, caught early
+                raise ValueError(
+                    f"table {self.spec.name!r} column {name!r}: {len(arr)} values of {arr.type}, "
+                    f"expected {n} of {kind}"
+                )
+            columns.append(arr)
+        self._pieces.append((n, columns))
         self._rows += n
         while self._rows >= self.batch_rows:
             yield from self._take(self.batch_rows)
-
-    def _lineage(self, n: int) -> dict[str, pa.Array]:
-        if n == self.batch_rows and self._full_lineage is not None:
-            return self._full_lineage  # arrays are immutable: every full group shares them
-        arrays = {name: pa.repeat(value, n) for name, value in self._lineage_values.items()}
-        if n == self.batch_rows:
-            self._full_lineage = arrays
-        return arrays
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         while self._rows:
@@ -189,33 +225,33 @@ class TableBuffer:
         every group into one batch cost ~5 ms per 65,536 rows in a big archive (fresh memory
         each time), and the Parquet sink takes row groups of many batches as they are.
         """
-        taken: list[pa.RecordBatch] = []
+        taken: list[tuple[int, list[pa.Array]]] = []
         rows = 0
         while rows < k:
-            piece = self._pieces[0]
-            if piece.num_rows <= k - rows:
+            n, columns = self._pieces[0]
+            if n <= k - rows:
                 taken.append(self._pieces.pop(0))
             else:
-                taken.append(piece.slice(0, k - rows))
-                self._pieces[0] = piece.slice(k - rows)
-            rows += taken[-1].num_rows
+                cut = k - rows
+                taken.append((cut, [a.slice(0, cut) for a in columns]))
+                self._pieces[0] = (n - cut, [a.slice(cut) for a in columns])
+            rows += taken[-1][0]
         self._rows -= rows
-        group: dict[str, pa.Array | pa.ChunkedArray] = dict(self._lineage(rows))
+        group: dict[str, pa.Array | pa.ChunkedArray] = dict(self._lineage.arrays(rows))
         if self._occurrence is not None:
-            keys = {
-                name: pa.chunked_array([p.column(name) for p in taken], self._data_schema.field(name).type)
-                for name in self._occurrence.columns
-            }
+            keys: dict[str, pa.Array | pa.ChunkedArray] = {}
+            for name in self._occurrence.columns:
+                i = self._positions[name]
+                parts = [columns[i] for _, columns in taken]
+                keys[name] = parts[0] if len(parts) == 1 else pa.chunked_array(parts, self._types[i])
             group["occurrence"] = self._occurrence.ordinals(keys)
         out = []
         at = 0
-        for piece in taken:
-            arrays = dict(zip(piece.schema.names, piece.columns, strict=True))
-            arrays.update({name: arr.slice(at, piece.num_rows) for name, arr in group.items()})
-            out.append(
-                pa.RecordBatch.from_arrays(
-                    [arrays[f.name] for f in self.spec.schema], schema=self.spec.schema
-                )
-            )
-            at += piece.num_rows
+        for n, columns in taken:
+            arrays = dict(zip(self._names, columns, strict=True))
+            for name, arr in group.items():
+                arrays[name] = arr if n == rows else arr.slice(at, n)
+            columns = [arrays[name] for name in self._all_names]
+            out.append(pa.RecordBatch.from_arrays(columns, schema=self.spec.schema))
+            at += n
         return out

@@ -17,7 +17,7 @@ from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
 from tiktok_portability.archive.string_records import RecordColumns
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
-from tiktok_portability.normalize.batches import TableBuffer
+from tiktok_portability.normalize.batches import Lineage, TableBuffer
 from tiktok_portability.normalize.columns import SliceColumns, build_columns
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeContext, NormalizeReport, SectionSeen
@@ -64,11 +64,9 @@ class _Run:
         self.ctx = ctx
         self.report = report
         self.member = member
-        self.buffers = {
-            name: TableBuffer(spec, ctx, batch_rows)
-            for name, spec in TABLES.items()
-            if name != "sections_seen"
-        }
+        # A table's buffer is made when it first gets rows (a small archive leaves some empty).
+        self.buffers: dict[str, TableBuffer] = {}
+        self.lineage = Lineage(ctx)
         self.batch_rows = batch_rows
         self.seen: dict[tuple[str, str], _Seen] = {}
         self.positions: dict[str, int] = {}
@@ -160,7 +158,10 @@ class _Run:
         return pa.nulls(len(sender), pa.string())
 
     def emit(self, table: str, cols: SliceColumns) -> Batches:
-        for batch in self.buffers[table].add(cols):
+        buffer = self.buffers.get(table)
+        if buffer is None:
+            buffer = self.buffers[table] = TableBuffer(TABLES[table], self.ctx, self.batch_rows, self.lineage)
+        for batch in buffer.add(cols):
             if table == "dm_messages":
                 if not self.user_name_known:
                     self.held.add(batch)
@@ -205,7 +206,10 @@ class _Run:
         if not self.user_name_known:
             self.set_user_name(None)  # no profile in the export: messages keep a null direction
         yield from self.release_held()
-        for table, buffer in self.buffers.items():
+        for table in TABLES:  # the tables' order, whatever order their rows came in
+            buffer = self.buffers.get(table)
+            if buffer is None:
+                continue
             for batch in buffer.flush():
                 if table == "dm_messages":
                     batch = self.with_direction(batch)
@@ -226,7 +230,7 @@ class _Run:
             "table_name": pa.array([s.table for _, s in rows], pa.string()),
             "records": pa.array([s.records for _, s in rows], pa.int64()),
         }
-        sections = TableBuffer(TABLES["sections_seen"], self.ctx, self.batch_rows)
+        sections = TableBuffer(TABLES["sections_seen"], self.ctx, self.batch_rows, self.lineage)
         for batch in (*sections.add(SliceColumns(n, arrays, {})), *sections.flush()):
             self.report.add_rows("sections_seen", batch.num_rows)
             yield "sections_seen", batch
