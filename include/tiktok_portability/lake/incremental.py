@@ -26,6 +26,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiktok_portability.per_object import cached_per_object
+
 # Columns every normalized row carries; never part of an identity across snapshots.
 ROW_CONTEXT = ("request_id", "snapshot_date")
 # Snapshot tables that are sets of memberships: stored as change logs, not nightly copies.
@@ -66,6 +68,7 @@ def time_column(spec: TableSpecLike) -> str | None:
     return None
 
 
+@cached_per_object  # asked for every batch of every table
 def mode_of(spec: TableSpecLike) -> Mode:
     if spec.kind == "event" and time_column(spec) is not None:
         return Mode.EVENTS
@@ -89,9 +92,9 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     if data.num_rows == 0:
         return pa.array([], pa.string())
     if data.num_rows <= _SMALL:
-        texts = [_texts(data.column(name)) for name in columns]
-        if all(t is not None for t in texts):
-            return pa.array([_SEP.join(row) for row in zip(*texts, strict=True)], pa.string())
+        keys = _key_list(data, columns)
+        if keys is not None:
+            return pa.array(keys, pa.string())
     parts = []
     for name in columns:
         col = data.column(name)
@@ -103,6 +106,16 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     if len(parts) == 1:
         return parts[0]
     return pc.binary_join_element_wise(*parts, _SEP)
+
+
+def _key_list(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> list[str] | None:
+    """``key_strings`` built in Python, as a list (None when a column's type is left to Arrow)."""
+    texts = [_texts(data.column(name)) for name in columns]
+    if any(t is None for t in texts):
+        return None
+    if len(texts) == 1:
+        return texts[0]  # type: ignore[return-value]
+    return [_SEP.join(row) for row in zip(*texts, strict=True)]
 
 
 def _texts(col: Any) -> list[str] | None:
@@ -170,6 +183,10 @@ class EventFilter:
         if batch.num_rows == 0:
             return batch
         t = micros(batch.column(self.time_col))
+        if batch.num_rows <= _SMALL:
+            row_keys = _key_list(batch, self.id_cols)
+            if row_keys is not None:  # in Python: a dozen kernel calls cost more than the rows
+                return self._small(batch, t.to_pylist(), row_keys)
         self._observe(batch, t)
         if self.previous is None:
             return batch
@@ -201,6 +218,23 @@ class EventFilter:
             nulls = frozenset(key_strings(untimed, self.id_cols).to_pylist())
         found = Watermark(top, keys, nulls)
         self.seen = found if self.seen is None else self.seen.merge(found)
+
+    def _small(self, batch: pa.RecordBatch, times: list[int | None], row_keys: list[str]) -> pa.RecordBatch:
+        """``__call__`` row by row: the same watermark and the same rows kept."""
+        timed = [v for v in times if v is not None]
+        top = max(timed) if timed else None
+        keys = frozenset(k for v, k in zip(times, row_keys, strict=True) if v == top and v is not None)
+        nulls = frozenset(k for v, k in zip(times, row_keys, strict=True) if v is None)
+        found = Watermark(top, keys, nulls)
+        self.seen = found if self.seen is None else self.seen.merge(found)
+        if self.previous is None:
+            return batch
+        wm, at_wm, untimed = self.previous.max_us, self.previous.keys, self.previous.null_keys
+        keep = [
+            (k not in untimed) if v is None else (wm is None or v > wm or (v == wm and k not in at_wm))
+            for v, k in zip(times, row_keys, strict=True)
+        ]
+        return batch if all(keep) else batch.filter(pa.array(keep, pa.bool_()))
 
     def watermark(self) -> Watermark | None:
         """The watermark after this snapshot (carried forward when the section was absent)."""

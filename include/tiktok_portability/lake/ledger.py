@@ -39,6 +39,7 @@ from tiktok_portability.lake.incremental import (
     mode_of,
 )
 from tiktok_portability.lake.storage import Storage
+from tiktok_portability.per_object import cached_per_object
 
 STATE = "_state"
 STATE_FILE = "state.arrow"
@@ -124,6 +125,22 @@ def load_previous(
     return state
 
 
+@dataclass(frozen=True)
+class _SetCell:
+    """How a change-log table's set is stored in a ledger file: one list-of-rows cell."""
+
+    fields: list[pa.Field]
+    type: pa.DataType
+    unchanged: pa.Array  # the null cell of a set that did not change
+
+
+@cached_per_object
+def _set_cell(spec: TableSpecLike) -> _SetCell:
+    fields = list(spec.schema)
+    kind = pa.list_(pa.struct(fields))
+    return _SetCell(fields, kind, pa.nulls(1, kind))
+
+
 def write_state(
     path: Path,
     specs: Mapping[str, TableSpecLike],
@@ -151,19 +168,19 @@ def write_state(
     for name, spec in sorted(specs.items()):
         if mode_of(spec) is not Mode.CHANGELOG:
             continue
-        kind = pa.list_(pa.struct(list(spec.schema)))
-        fields.append(pa.field(name, kind))
+        cell = _set_cell(spec)
+        fields.append(pa.field(name, cell.type))
         rows = changed_sets.get(name)
         if rows is None:
-            columns.append(pa.nulls(1, kind))
+            columns.append(cell.unchanged)
             continue
         rows = rows.cast(spec.schema).combine_chunks()
         structs = pa.StructArray.from_arrays(
             [
                 rows.column(i).chunk(0) if rows.column(i).num_chunks else pa.array([], f.type)
-                for i, f in enumerate(spec.schema)
+                for i, f in enumerate(cell.fields)
             ],
-            fields=list(spec.schema),
+            fields=cell.fields,
         )
         columns.append(pa.ListArray.from_arrays(pa.array([0, len(structs)], pa.int32()), structs))
     schema = pa.schema(fields, metadata={_META: json.dumps(doc, sort_keys=True).encode()})

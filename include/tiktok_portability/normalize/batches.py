@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +11,7 @@ import pyarrow.compute as pc
 from tiktok_portability.normalize.columns import SliceColumns
 from tiktok_portability.normalize.report import NormalizeContext
 from tiktok_portability.normalize.tables import TS, TableSpec
+from tiktok_portability.per_object import cached_per_object
 
 _LINEAGE = ("open_id", "request_id", "snapshot_date")
 # Below this many rows a Python loop beats numpy's per-call overhead.
@@ -31,10 +31,9 @@ class OccurrenceCounter:
     """
 
     def __init__(self, spec: TableSpec) -> None:
-        names = [c for c in spec.key if c not in _LINEAGE and c != "occurrence"]
-        self.columns = names
-        ts_positions = [i for i, c in enumerate(names) if spec.schema.field(c).type == TS]
-        self._run_len = (ts_positions[0] + 1) if ts_positions else len(names)
+        layout = _layout(spec)
+        self.columns = layout.key_columns
+        self._run_len = layout.run_len
         self._run: tuple | None = None
         self._counts: dict[tuple, int] = {}
 
@@ -130,17 +129,30 @@ def _codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-@lru_cache(maxsize=64)
-def _data_layout(spec: TableSpec) -> tuple[tuple[str, ...], tuple[pa.DataType, ...], tuple[str, ...]]:
-    """The names and types of the columns a slice brings (all but lineage and ordinals), and
-    the names of all the table's columns.
+class _Layout:
+    """What a table's buffer needs to know of its schema, worked out once per table.
 
-    Cached per table: iterating a schema makes a Python object per field, and a small archive
-    sets up a dozen tables.
+    Iterating a schema makes a Python object per field, and a small archive sets up a dozen
+    tables: so this is cached per spec.
     """
-    added = {*_LINEAGE, "occurrence"}
-    data = [f for f in spec.schema if f.name not in added]
-    return tuple(f.name for f in data), tuple(f.type for f in data), tuple(spec.schema.names)
+
+    def __init__(self, spec: TableSpec) -> None:
+        added = {*_LINEAGE, "occurrence"}
+        data = [f for f in spec.schema if f.name not in added]
+        # The columns a slice brings (all but lineage and ordinals), in schema order.
+        self.names = tuple(f.name for f in data)
+        self.types = tuple(f.type for f in data)
+        self.positions = {name: i for i, name in enumerate(self.names)}
+        self.all_names = tuple(spec.schema.names)
+        self.counted = "occurrence" in self.all_names
+        self.key_columns = [c for c in spec.key if c not in _LINEAGE and c != "occurrence"]
+        ts_positions = [i for i, c in enumerate(self.key_columns) if spec.schema.field(c).type == TS]
+        self.run_len = (ts_positions[0] + 1) if ts_positions else len(self.key_columns)
+
+
+@cached_per_object
+def _layout(spec: TableSpec) -> _Layout:
+    return _Layout(spec)
 
 
 class Lineage:
@@ -183,12 +195,13 @@ class TableBuffer:
         self.spec = spec
         self.ctx = ctx
         self.batch_rows = batch_rows
-        self._names, self._types, self._all_names = _data_layout(spec)
-        self._positions = {name: i for i, name in enumerate(self._names)}
+        layout = _layout(spec)
+        self._names, self._types, self._all_names = layout.names, layout.types, layout.all_names
+        self._positions = layout.positions
         # (rows, columns in data-schema order) per slice, in arrival order
         self._pieces: list[tuple[int, list[pa.Array]]] = []
         self._rows = 0
-        self._occurrence = OccurrenceCounter(spec) if "occurrence" in spec.schema.names else None
+        self._occurrence = OccurrenceCounter(spec) if layout.counted else None
         self._lineage = lineage if lineage is not None else Lineage(ctx)
 
     def add(self, cols: SliceColumns) -> Iterator[pa.RecordBatch]:
