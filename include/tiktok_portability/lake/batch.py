@@ -30,7 +30,7 @@ from tiktok_portability.lake.incremental import (
     lake_schema,
     mode_of,
 )
-from tiktok_portability.lake.ledger import PreviousState, next_set
+from tiktok_portability.lake.ledger import PreviousState
 from tiktok_portability.lake.raw import RawArchiveRef
 from tiktok_portability.spill import HeldBatches, MemoryBudget
 
@@ -118,15 +118,15 @@ class ArchiveStage:
                     parts = []
                 current = pa.Table.from_batches(parts, spec.schema) if parts is not None else None
                 previous = self.previous.current_set(self.ref.open_id, name)
-                changes = diff_changelog(
+                changes, after = diff_changelog(
                     spec,
                     current,
                     previous,
                     request_id=self.ref.request_id,
                     snapshot_date=_as_date(self.ref.snapshot_date),
                 )
-                if changes.num_rows:
-                    self.next_sets[name] = next_set(spec, previous, changes)
+                if after is not None:
+                    self.next_sets[name] = after
                 for part in changes.to_batches():
                     self._write(name, part)
             elif mode is Mode.EVENTS:

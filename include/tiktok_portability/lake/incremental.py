@@ -250,34 +250,44 @@ def diff_changelog(
     *,
     request_id: int,
     snapshot_date: Any,
-) -> pa.Table:
-    """Change rows for one user: ``follow`` for new keys, ``unfollow`` for keys that disappeared.
+) -> tuple[pa.Table, pa.Table | None]:
+    """Change rows for one user, and the user's set after them (None when nothing changed).
 
-    ``current`` is None when the archive did not contain the section at all (e.g. the grant does
-    not cover it): that is "unknown", not "empty", so no change is emitted. ``previous`` holds the
-    user's rows as of the previous snapshot, in ``spec.schema``.
+    Change rows: ``follow`` for new keys, ``unfollow`` for keys that disappeared. ``current`` is
+    None when the archive did not contain the section at all (e.g. the grant does not cover it):
+    that is "unknown", not "empty", so no change is emitted. ``previous`` holds the user's set as
+    of the previous snapshot, in ``spec.schema``, one row per key.
+
+    The set after is what replaying the previous set and the changes gives: the previous rows
+    whose key is still there, in their order (they keep their lineage), then the new follows.
     """
     schema = lake_schema(spec)
     if current is None:
-        return schema.empty_table()
+        return schema.empty_table(), None
     id_cols = identity_columns(spec)
     current = current.cast(spec.schema)
+    kept = None
     if previous is None or previous.num_rows == 0:
         follows = current
         unfollows = spec.schema.empty_table()
     else:
         cur_keys = key_strings(current, id_cols)
         prev_keys = key_strings(previous, id_cols)
+        still = pc.is_in(prev_keys, cur_keys)
         follows = current.filter(pc.invert(pc.is_in(cur_keys, prev_keys)))
-        unfollows = previous.filter(pc.invert(pc.is_in(prev_keys, cur_keys)))
-        unfollows = _restamp(unfollows, request_id, snapshot_date)
+        kept = previous.filter(still).cast(spec.schema)
+        unfollows = _restamp(previous.filter(pc.invert(still)), request_id, snapshot_date)
     # A snapshot can list the same account twice; one change row per key is enough.
     follows = _first_per_key(follows, id_cols)
     parts = [
         follows.append_column(CHANGE_COLUMN, pa.array([FOLLOW] * follows.num_rows, pa.string())),
         unfollows.append_column(CHANGE_COLUMN, pa.array([UNFOLLOW] * unfollows.num_rows, pa.string())),
     ]
-    return pa.concat_tables(parts).cast(schema)
+    changes = pa.concat_tables(parts).cast(schema)
+    if changes.num_rows == 0:
+        return changes, None
+    after = follows if kept is None else pa.concat_tables([kept, follows])
+    return changes, after
 
 
 def _first_per_key(table: pa.Table, id_cols: tuple[str, ...]) -> pa.Table:
@@ -300,20 +310,3 @@ def _restamp(table: pa.Table, request_id: int, snapshot_date: Any) -> pa.Table:
             col = pa.array([value] * table.num_rows).cast(table.schema.field(idx).type)
             table = table.set_column(idx, table.schema.field(idx), col)
     return table
-
-
-def fold_changelog(changes: pa.Table, spec: TableSpecLike) -> pa.Table:
-    """The set as of the last change: replay ``changes`` (already in snapshot-date order)."""
-    id_cols = identity_columns(spec)
-    if changes.num_rows == 0:
-        return spec.schema.empty_table()
-    keys = key_strings(changes, id_cols).to_pylist()
-    kinds = changes.column(CHANGE_COLUMN).to_pylist()
-    alive: dict[str, int] = {}
-    for i, (k, kind) in enumerate(zip(keys, kinds, strict=True)):
-        if kind == UNFOLLOW:
-            alive.pop(k, None)
-        else:
-            alive[k] = i
-    rows = changes.take(pa.array(sorted(alive.values()), pa.int64()))
-    return rows.drop_columns([CHANGE_COLUMN]).cast(spec.schema)

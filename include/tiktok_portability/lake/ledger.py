@@ -30,12 +30,9 @@ import pyarrow as pa
 
 from tiktok_portability.lake import keys
 from tiktok_portability.lake.incremental import (
-    CHANGE_COLUMN,
-    FOLLOW,
     Mode,
     TableSpecLike,
     Watermark,
-    fold_changelog,
     mode_of,
 )
 from tiktok_portability.lake.storage import Storage
@@ -228,13 +225,3 @@ def set_of(table: pa.Table | None, name: str, spec: TableSpecLike) -> pa.Table |
     if not cell.is_valid()[0].as_py():
         return None
     return pa.Table.from_struct_array(cell.flatten()).cast(spec.schema)
-
-
-def next_set(spec: TableSpecLike, previous: pa.Table | None, changes: pa.Table) -> pa.Table:
-    """The set after a date: the previous set replayed with that date's change rows."""
-    if previous is None or previous.num_rows == 0:
-        history = changes
-    else:
-        as_follows = previous.append_column(CHANGE_COLUMN, pa.repeat(pa.scalar(FOLLOW), previous.num_rows))
-        history = pa.concat_tables([as_follows.cast(changes.schema), changes])
-    return fold_changelog(history, spec)
