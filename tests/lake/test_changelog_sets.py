@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pytest
 
+from tests.lake.speclike import SpecLike
 from tiktok_portability.lake.incremental import CHANGE_COLUMN, UNFOLLOW, diff_changelog, key_strings
 
 SCHEMA = pa.schema(
@@ -22,12 +22,7 @@ SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class Spec:
-    name: str = "followers"
-    schema: pa.Schema = SCHEMA
-    kind: str = "snapshot"
-    key: tuple[str, ...] = ("open_id", "username")
+SPEC = SpecLike("followers", SCHEMA, "snapshot", ("open_id", "username"))
 
 
 def _snapshot(rng: random.Random, night: int) -> pa.Table:
@@ -68,7 +63,7 @@ def test_the_set_after_each_night_is_the_replay_of_all_changes(seed):
     for night in range(6):
         snapshot = _snapshot(rng, night)
         changes, after = diff_changelog(
-            Spec(), snapshot, current_set, request_id=night, snapshot_date=dt.date(2026, 1, 1)
+            SPEC, snapshot, current_set, request_id=night, snapshot_date=dt.date(2026, 1, 1)
         )
         history.append(changes)
         if after is None:
@@ -85,6 +80,6 @@ def test_the_set_after_each_night_is_the_replay_of_all_changes(seed):
 
 
 def test_a_missing_section_changes_nothing():
-    changes, after = diff_changelog(Spec(), None, None, request_id=1, snapshot_date=dt.date(2026, 1, 1))
+    changes, after = diff_changelog(SPEC, None, None, request_id=1, snapshot_date=dt.date(2026, 1, 1))
     assert changes.num_rows == 0
     assert after is None

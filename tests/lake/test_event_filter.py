@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pytest
 
+from tests.lake.speclike import SpecLike
 from tiktok_portability.lake import incremental
 from tiktok_portability.lake.incremental import EventFilter, Watermark
 
@@ -21,12 +21,7 @@ SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class Spec:
-    name: str = "likes"
-    schema: pa.Schema = SCHEMA
-    kind: str = "event"
-    key: tuple[str, ...] = ("open_id", "at", "item", "occurrence")
+SPEC = SpecLike("likes", SCHEMA, "event", ("open_id", "at", "item", "occurrence"))
 
 
 def _batch(rng: random.Random, n: int) -> pa.RecordBatch:
@@ -44,7 +39,7 @@ def _batch(rng: random.Random, n: int) -> pa.RecordBatch:
 
 
 def _run(previous: Watermark | None, batches: list[pa.RecordBatch]) -> tuple[list, Watermark | None]:
-    filt = EventFilter(Spec(), previous)
+    filt = EventFilter(SPEC, previous)
     kept = [filt(b).to_pylist() for b in batches]
     return kept, filt.watermark()
 
@@ -66,7 +61,7 @@ def test_small_batches_keep_the_rows_and_watermark_the_arrow_path_keeps(monkeypa
 
 
 def test_rows_at_the_watermark_are_kept_only_when_their_key_is_new():
-    filt = EventFilter(Spec(), None)
+    filt = EventFilter(SPEC, None)
     filt(_batch(random.Random(1), 0))
     first = pa.record_batch(
         [
@@ -89,5 +84,5 @@ def test_rows_at_the_watermark_are_kept_only_when_their_key_is_new():
         ],
         schema=SCHEMA,
     )
-    kept = EventFilter(Spec(), wm)(again)
+    kept = EventFilter(SPEC, wm)(again)
     assert kept.column("item").to_pylist() == ["c", "d"]
