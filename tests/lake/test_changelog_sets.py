@@ -8,7 +8,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from tests.lake.speclike import SpecLike
+from tests.lake.conftest import Spec
 from tiktok_portability.lake.incremental import CHANGE_COLUMN, UNFOLLOW, diff_changelog, key_strings
 
 SCHEMA = pa.schema(
@@ -22,7 +22,7 @@ SCHEMA = pa.schema(
 )
 
 
-SPEC = SpecLike("followers", SCHEMA, "snapshot", ("open_id", "username"))
+SPEC = Spec("followers", SCHEMA, "snapshot", ("open_id", "username"))
 
 
 def _snapshot(rng: random.Random, night: int) -> pa.Table:

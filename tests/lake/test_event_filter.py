@@ -7,7 +7,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from tests.lake.speclike import SpecLike
+from tests.lake.conftest import Spec
 from tiktok_portability.lake import incremental
 from tiktok_portability.lake.incremental import EventFilter, Watermark
 
@@ -21,7 +21,7 @@ SCHEMA = pa.schema(
 )
 
 
-SPEC = SpecLike("likes", SCHEMA, "event", ("open_id", "at", "item", "occurrence"))
+SPEC = Spec("likes", SCHEMA, "event", ("open_id", "at", "item", "occurrence"))
 
 
 def _batch(rng: random.Random, n: int) -> pa.RecordBatch:
