@@ -128,12 +128,23 @@ def _texts(col: Any) -> list[str] | None:
     kind = col.type
     if pa.types.is_string(kind) or pa.types.is_integer(kind):
         values = col.to_pylist()
-    elif pa.types.is_timestamp(kind) and kind.unit in _MICROS_PER:
-        scale = _MICROS_PER[kind.unit]
-        values = [None if v is None else v * scale for v in col.view(pa.int64()).to_pylist()]
+    elif pa.types.is_timestamp(kind):
+        values = _micros_list(col)
+        if values is None:
+            return None
     else:
         return None
     return [_NULL if v is None else str(v) for v in values]
+
+
+def _micros_list(col: Any) -> list[int | None] | None:
+    """``micros(col).to_pylist()`` without a kernel call (None for units it leaves to Arrow)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    scale = _MICROS_PER.get(col.type.unit)
+    if scale is None:
+        return None
+    return [None if v is None else v * scale for v in col.view(pa.int64()).to_pylist()]
 
 
 def micros(col: Any) -> pa.Array:
@@ -182,11 +193,13 @@ class EventFilter:
         self.saw_section = True
         if batch.num_rows == 0:
             return batch
-        t = micros(batch.column(self.time_col))
         if batch.num_rows <= _SMALL:
+            times = _micros_list(batch.column(self.time_col))
             row_keys = _key_list(batch, self.id_cols)
-            if row_keys is not None:  # in Python: a dozen kernel calls cost more than the rows
-                return self._small(batch, t.to_pylist(), row_keys)
+            if times is not None and row_keys is not None:
+                # In Python: a dozen kernel calls cost more than the rows.
+                return self._small(batch, times, row_keys)
+        t = micros(batch.column(self.time_col))
         self._observe(batch, t)
         if self.previous is None:
             return batch
