@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pyarrow as pa
 
 from tiktok_portability.normalize import columns
@@ -64,3 +66,23 @@ def test_held_batches_come_back_in_order_from_memory_and_from_a_spill_file():
     out = [v for batch in held.release() for v in batch.column(0).to_pylist()]
     assert out == list(range(10))
     assert not held
+
+
+def test_spaces_are_every_code_point_python_and_arrow_trim():
+    assert set(columns.SPACES) == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+
+
+def test_values_without_edge_spaces_skip_the_trim_and_come_out_the_same(monkeypatch):
+    # No null: the lengths the edge check reads decide whether placeholders are looked for.
+    texts = [f"{chr(c)}word{chr(c)}" for c in columns.SPACES]
+    texts += ["  None ", "N/A\u3000", "plain", "\U0001f600 emoji \U0001f600", "é", "", "null"]
+    texts += [f"x{chr(c)}" for c in (0x2003, 0x1680, 0x85)] + [f"{chr(c)}x" for c in (0x2003, 0x1680)]
+    expected = [None if t.strip() in columns._PLACEHOLDER_SET else t.strip() for t in texts]
+    for values in (texts, ["plain", "links/only", "café"], ["padded ", "x"], ["\u00a0None"], ["word", ""]):
+        arrow = _arrow_path(monkeypatch, columns.string_array, values)
+        assert arrow.to_pylist() == [
+            None if t.strip() in columns._PLACEHOLDER_SET else t.strip() for t in values
+        ]
+    assert _arrow_path(monkeypatch, columns.string_array, texts).to_pylist() == expected
+    sliced = pa.array(["  x", *texts]).slice(1)  # a slice: offsets start past zero
+    assert _arrow_path(monkeypatch, columns.string_array, sliced).to_pylist() == expected

@@ -77,11 +77,58 @@ def string_array(values: list[Any] | pa.Array) -> pa.Array:
             arr = pa.array(values, type=pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arr = pa.array([_text(v) for v in values], type=pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    shortest = pc.min(pc.binary_length(arr)).as_py()
+    edges = _edge_bytes(arr)
+    if edges is None or _MAY_START_SPACE[edges[0]].any() or _MAY_END_SPACE[edges[1]].any():
+        arr = pc.utf8_trim_whitespace(arr)
+        edges = None  # the lengths changed
+    if edges is not None and arr.null_count == 0:
+        shortest = int(edges[2].min()) if len(edges[2]) else None
+    else:
+        shortest = pc.min(pc.binary_length(arr)).as_py()
     if shortest is None or shortest > _PLACEHOLDER_BYTES:
         return arr  # no value is short enough to be a placeholder (links, dates, most text)
     return pc.if_else(pc.is_in(arr, value_set=PLACEHOLDERS), pa.scalar(None, pa.string()), arr)
+
+
+# The code points str.strip() and utf8_trim_whitespace trim (the same set, checked over all of
+# Unicode in the tests), and the bytes their UTF-8 forms start and end with.
+SPACES = (
+    *range(0x09, 0x0E),
+    *range(0x1C, 0x21),
+    0x85,
+    0xA0,
+    0x1680,
+    *range(0x2000, 0x200B),
+    0x2028,
+    0x2029,
+    0x202F,
+    0x205F,
+    0x3000,
+)
+_MAY_START_SPACE = np.zeros(256, dtype=bool)
+_MAY_START_SPACE[[chr(c).encode()[0] for c in SPACES]] = True
+_MAY_END_SPACE = np.zeros(256, dtype=bool)
+_MAY_END_SPACE[[chr(c).encode()[-1] for c in SPACES]] = True
+
+
+def _edge_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The first and last byte of every non-empty value, and every value's byte length; None
+    for arrays these views do not fit (64-bit offsets).
+
+    A value whose first and last bytes cannot begin or end a space needs no trimming: looking
+    at two bytes a value skips a trim that copies all of them (most columns: dates, links,
+    names).
+    """
+    if arr.type != pa.string():
+        return None
+    _, offsets, data = arr.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    lengths = np.diff(bounds)
+    starts = bounds[:-1][lengths > 0]
+    if not len(starts):
+        return np.empty(0, np.uint8), np.empty(0, np.uint8), lengths
+    values = np.frombuffer(data, dtype=np.uint8)
+    return values[starts], values[bounds[1:][lengths > 0] - 1], lengths
 
 
 def to_int(value: Any) -> int | None:
