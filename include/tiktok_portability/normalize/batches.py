@@ -98,8 +98,11 @@ class OccurrenceCounter:
     def _rows(self, arrays: dict[str, pa.Array | pa.ChunkedArray], start: int, stop: int) -> list[tuple]:
         cols = []
         for name in self.columns:
-            arr = arrays[name].slice(start, stop - start)
-            cols.append(arr.cast(pa.int64()).to_pylist() if arr.type == TS else arr.to_pylist())
+            arr = arrays[name]
+            if start or stop != len(arr):
+                arr = arr.slice(start, stop - start)
+            # A view, not a cast: the same integers without a kernel call.
+            cols.append(_contiguous(arr).view(pa.int64()).to_pylist() if arr.type == TS else arr.to_pylist())
         return list(zip(*cols, strict=True))
 
 
