@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiktok_portability.normalize import columns
 from tiktok_portability.spill import HeldBatches
@@ -70,6 +71,10 @@ def test_held_batches_come_back_in_order_from_memory_and_from_a_spill_file():
 
 def test_spaces_are_every_code_point_python_and_arrow_trim():
     assert set(columns.SPACES) == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    points = [c for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]  # no surrogates
+    padded = pa.array([f"{chr(c)}a{chr(c)}" for c in points], pa.string())
+    trimmed = pc.utf8_trim_whitespace(padded).to_pylist()
+    assert {c for c, t in zip(points, trimmed, strict=True) if t == "a"} == set(columns.SPACES)
 
 
 def test_values_without_edge_spaces_skip_the_trim_and_come_out_the_same(monkeypatch):
