@@ -98,7 +98,20 @@ def check_member_name(archive: str, name: str) -> None:
         raise UnsafeMemberError(archive, f"member {name!r} climbs out of the archive root with '..'")
 
 
-class _BoundedReader(io.RawIOBase):
+class _ChunkStream(io.RawIOBase):
+    """A raw stream whose ``read`` hands over whole chunks; ``readinto`` is built on it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+class _BoundedReader(_ChunkStream):
     """Counts the bytes a member really decompresses to and stops at the limits."""
 
     def __init__(self, inner: BinaryIO, archive: str, member: zipfile.ZipInfo, limits: ArchiveLimits):
@@ -110,9 +123,6 @@ class _BoundedReader(io.RawIOBase):
             max(limits.ratio_grace_bytes, int(member.compress_size * limits.max_ratio)),
         )
         self.bytes_read = 0
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` inflated bytes as zipfile produced them (no copy; at most one
@@ -132,18 +142,12 @@ class _BoundedReader(io.RawIOBase):
             )
         return data
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
-
     def close(self) -> None:
         self._inner.close()
         super().close()
 
 
-class _ReadAhead(io.RawIOBase):
+class _ReadAhead(_ChunkStream):
     """Reads ``inner`` on a background thread, ``depth`` chunks ahead of the consumer.
 
     Inflating and checking the CRC of a big member costs ~0.2 s per 100 MB; on a thread it runs
@@ -158,9 +162,6 @@ class _ReadAhead(io.RawIOBase):
         )
         self._rest = memoryview(b"")
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int = -1) -> bytes:
         """The next chunk as the read-ahead thread produced it when it fits in ``size`` (no
         copy: a big member used to be copied twice more on its way to the JSON reader)."""
@@ -173,12 +174,6 @@ class _ReadAhead(io.RawIOBase):
         data = self._rest[:n].tobytes()
         self._rest = self._rest[n:]
         return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
 
     def close(self) -> None:
         if not self.closed:

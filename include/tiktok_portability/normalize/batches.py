@@ -196,7 +196,6 @@ class TableBuffer:
         self, spec: TableSpec, ctx: NormalizeContext, batch_rows: int, lineage: Lineage | None = None
     ) -> None:
         self.spec = spec
-        self.ctx = ctx
         self.batch_rows = batch_rows
         layout = _layout(spec)
         self._names, self._types, self._all_names = layout.names, layout.types, layout.all_names

@@ -122,14 +122,19 @@ def _edge_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
     """
     if arr.type != pa.string():
         return None
-    _, offsets, data = arr.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    bounds = _bounds(arr)
     lengths = np.diff(bounds)
-    starts = bounds[:-1][lengths > 0]
+    nonempty = lengths > 0
+    starts = bounds[:-1][nonempty]
     if not len(starts):
         return np.empty(0, np.uint8), np.empty(0, np.uint8), lengths
-    values = np.frombuffer(data, dtype=np.uint8)
-    return values[starts], values[bounds[1:][lengths > 0] - 1], lengths
+    values = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    return values[starts], values[bounds[1:][nonempty] - 1], lengths
+
+
+def _bounds(arr: pa.Array) -> np.ndarray:
+    """The value offsets of a (32-bit offset) string array, as a view: len(arr) + 1 of them."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
 
 
 def to_int(value: Any) -> int | None:
@@ -237,10 +242,10 @@ def _ascii(text: pa.Array) -> bool:
     130 us for ``string_is_ascii``)."""
     if text.type != pa.string():
         return _all(pc.string_is_ascii(text))
-    _, offsets, data = text.buffers()
+    data = text.buffers()[2]
     if data is None:
         return True
-    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
+    bounds = _bounds(text)
     first, last = int(bounds[0]), int(bounds[-1])
     return last == first or int(np.frombuffer(data, dtype=np.uint8)[first:last].max()) < 0x80
 
