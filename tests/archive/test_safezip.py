@@ -234,6 +234,24 @@ def test_crc_mismatch_is_reported_with_either_inflater(tmp_path, inflater):
         drain(path)
 
 
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_isal_crc_catches_a_damaged_member_stored_or_deflated(tmp_path, compression):
+    data = b'{"a": "' + b"x" * 300_000 + b'"}'
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        zf.writestr("user_data.json", data)
+    with SafeZip(path) as zf:
+        stream = zf.open("user_data.json", buffered=False)
+        assert stream._inner._update_crc.__func__.__name__ == "_update_crc_with_isal"
+        assert b"".join(iter(lambda: stream.read(70_000), b"")) == data
+    raw = bytearray(path.read_bytes())
+    central = raw.rfind(b"PK\x01\x02")
+    raw[central + 16 : central + 20] = (zipfile.crc32(data) ^ 1).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CorruptArchiveError, match="CRC"):
+        drain(path)
+
+
 def test_a_member_already_read_keeps_its_inflater(tmp_path):
     from tiktok_portability.archive.safezip import _inflate_with_isal
 

@@ -91,6 +91,7 @@ def test_dictionaries_only_for_text_that_repeats():
     watch = dictionary_columns(TABLES["watch_history"].schema)
     assert "open_id" in watch
     assert "snapshot_date" in watch
+    assert "request_id" in watch  # one value per archive
     assert not {"link", "watched_at", "watched_at_raw", "video_id"} & set(watch)
 
 
