@@ -29,7 +29,6 @@ from functools import lru_cache
 import msgspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 _QUOTE, _BACKSLASH = 34, 92
 _WS = rb"[ \t\r\n]*"
@@ -124,11 +123,19 @@ def decode_string_records(data: bytes | memoryview, keys: frozenset[str]) -> Rec
         return None
     # Values in key order, then record order: one take, cut into columns without copying.
     index = (np.arange(0, 2 * n * k, 2 * k)[None, :] + np.arange(1, 2 * k, 2)[:, None]).reshape(-1)
-    values = parts.take(pa.array(index))
-    columns = {name: values.slice(j * n, n) for j, name in enumerate(names)}
-    if len(backslashes) and not _unescape(parts, columns, names, backslashes, opens):
-        return None
-    return RecordColumns(n, columns)
+    source: pa.Array = parts
+    if len(backslashes):
+        # Values holding an escape are taken from msgspec's reading of them instead, appended
+        # after the parts: the same single take then puts every value in place.
+        escaped = _unescaped(parts, backslashes, opens)
+        if escaped is None:
+            return None
+        holder, texts = escaped
+        records, key_of = np.divmod(holder, k)
+        index[key_of * n + records] = len(parts) + np.arange(len(holder))
+        source = pa.concat_arrays([parts, texts])
+    values = source.take(pa.array(index))
+    return RecordColumns(n, {name: values.slice(j * n, n) for j, name in enumerate(names)})
 
 
 def _unescaped_quotes(a: np.ndarray, backslashes: np.ndarray) -> np.ndarray | None:
@@ -138,19 +145,18 @@ def _unescaped_quotes(a: np.ndarray, backslashes: np.ndarray) -> np.ndarray | No
         return quotes
     if quotes[0] == 0:
         return None  # a list starts with "[": never the case for a whole list
-    after = np.flatnonzero(a[quotes - 1] == _BACKSLASH)  # indexes into quotes
-    if not len(after):
-        return quotes
-    run_starts = np.concatenate(([True], np.diff(backslashes) != 1))
-    start_of = backslashes[run_starts][np.cumsum(run_starts) - 1]
-    at = quotes[after]
-    run_length = at - start_of[np.searchsorted(backslashes, at - 1)]
-    escaped = after[run_length % 2 == 1]
+    # Worked out from the backslash runs (a few hundred) rather than from every quote.
+    last = np.empty(len(backslashes), dtype=bool)
+    last[:-1] = np.diff(backslashes) != 1
+    last[-1] = True
+    ends = np.flatnonzero(last)  # the last backslash of each run, as an index into backslashes
+    odd = np.diff(ends, prepend=-1) % 2 == 1
+    after = backslashes[ends[odd]] + 1  # what an odd run escapes
+    after = after[after < len(a)]
+    escaped = after[a[after] == _QUOTE]
     if not len(escaped):
         return quotes
-    keep = np.ones(len(quotes), dtype=bool)
-    keep[escaped] = False
-    return quotes[keep]
+    return np.delete(quotes, np.searchsorted(quotes, escaped))
 
 
 def _first_keys(data: bytes | memoryview, first: np.ndarray) -> list[str] | None:
@@ -224,32 +230,19 @@ def _separators(names: tuple[bytes, ...], many: bool) -> _Separators:
     )
 
 
-def _unescape(
-    parts: pa.StringArray,
-    columns: dict[str, pa.Array],
-    names: list[str],
-    backslashes: np.ndarray,
-    opens: np.ndarray,
-) -> bool:
-    """Replace the values holding a backslash with msgspec's reading of them (False when
-    msgspec refuses one: the caller's msgspec pass then reports it)."""
-    k = len(names)
+def _unescaped(
+    parts: pa.StringArray, backslashes: np.ndarray, opens: np.ndarray
+) -> tuple[np.ndarray, pa.Array] | None:
+    """The values holding a backslash (indexes m: record m // k, key m % k) and msgspec's
+    reading of them, or None when msgspec refuses one (the caller's msgspec pass reports it)."""
     # The separators matched the grammar, which has no backslash: each one sits in the value
-    # that opens before it.
-    holder = np.unique(np.searchsorted(opens, backslashes) - 1)
+    # that opens before it. Backslashes are in order, so their values are too.
+    holds = np.searchsorted(opens, backslashes) - 1
+    holder = holds[np.concatenate(([True], holds[1:] != holds[:-1]))]
     # One msgspec call for all of them (a few percent of a slice's values): ["<raw>",...].
     raw = parts.take(pa.array(2 * holder + 1)).to_pylist()
     try:
         decoded = _decode_strings(('["' + '","'.join(raw) + '"]').encode())
     except msgspec.DecodeError:
-        return False
-    rows, key_of = np.divmod(holder, k)
-    for j, name in enumerate(names):
-        mine = np.flatnonzero(key_of == j)
-        if not len(mine):
-            continue
-        mask = np.zeros(len(columns[name]), dtype=bool)
-        mask[rows[mine]] = True
-        texts = pa.array([decoded[i] for i in mine.tolist()], pa.string())
-        columns[name] = pc.replace_with_mask(columns[name], pa.array(mask), texts)
-    return True
+        return None
+    return holder, pa.array(decoded, pa.string())
