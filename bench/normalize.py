@@ -8,9 +8,9 @@ Inputs come from the emulator's generator (tiktok_portability.synth, G2 JSON lay
 history and direct messages) and are cached under .bench/normalize/. Each (engine, input) runs in
 its own subprocess so peak RSS (ru_maxrss) is that engine's alone. Throughput is MB of
 uncompressed archive JSON per second of wall time, including unzipping and writing Parquet.
-With --repeat N the engines take turns N times per shape; the medians are printed, and for each
-baseline its time over ours within each round (a machine whose speed drifts over minutes then
-moves both sides of a ratio alike).
+With --repeat N the engines take turns N times per shape; the medians are printed (with the
+range of times), and for each baseline its time over ours and over the lake path within each
+round (a machine whose speed drifts over minutes then moves both sides of a ratio alike).
 
 Engines:
   ours    tiktok_portability.normalize.normalize_archive -> one Parquet file per table (streaming)
@@ -265,20 +265,21 @@ def _median_run(runs: list[dict]) -> dict:
 
 
 def _print_ratios(label: str, runs: dict[str, list[dict]]) -> None:
-    """Per round, each baseline's time over ours: both ran within the same minute or two."""
-    ours = {r["round"]: r["seconds"] for r in runs.get("ours", []) if "error" not in r}
-    for engine in ("naive", "duckdb"):
-        ratios = sorted(
-            r["seconds"] / ours[r["round"]]
-            for r in runs.get(engine, [])
-            if "error" not in r and r["round"] in ours
-        )
-        if ratios:
-            print(
-                f"{label:<14} ours vs {engine}: {ratios[len(ratios) // 2]:.2f}x median of {len(ratios)} "
-                f"round(s) (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)",
-                flush=True,
+    """Per round, each baseline's time over each of our engines: both ran within a minute or two."""
+    for mine in ("ours", "lake"):
+        ours = {r["round"]: r["seconds"] for r in runs.get(mine, []) if "error" not in r}
+        for engine in ("naive", "duckdb"):
+            ratios = sorted(
+                r["seconds"] / ours[r["round"]]
+                for r in runs.get(engine, [])
+                if "error" not in r and r["round"] in ours
             )
+            if ratios:
+                print(
+                    f"{label:<14} {mine} vs {engine}: {ratios[len(ratios) // 2]:.2f}x median of "
+                    f"{len(ratios)} round(s) (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)",
+                    flush=True,
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             for engine in engines:
                 ok = [r for r in runs[engine] if "error" not in r]
                 if ok:
-                    _print_row(label, engine, _median_run(ok), note=f"median of {len(ok)}")
+                    times = sorted(r["seconds"] for r in ok)
+                    note = f"median of {len(ok)}, {times[0]:.2f}-{times[-1]:.2f} s"
+                    _print_row(label, engine, _median_run(ok), note=note)
         _print_ratios(label, runs)
     (args.dir / "results.json").write_text(json.dumps(results, indent=2))
     return 0

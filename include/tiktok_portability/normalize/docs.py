@@ -58,7 +58,10 @@ with an unparseable date is kept with a null timestamp and its raw text.
   separator, ...), every separator of a key position must equal the first one (all taken out
   in one call and compared with those repeated) and that one must match the JSON grammar,
   the slice must be valid UTF-8 with no raw control character inside a string, and values
-  holding a backslash are decoded by msgspec in one call. Anything else (a null or number, a
+  holding a backslash are decoded by msgspec in one call and placed by the same take as the
+  others (appended after the slice's parts). Escaped quotes are found from the backslash runs (a
+  few hundred per slice), not by looking behind every quote: with both, a pass over the 100 MB
+  export's conversations went from 1,007 M to 881 M instructions (callgrind). Anything else (a null or number, a
   missing, extra or reordered key, bad bytes) returns None and the slice goes to the msgspec
   struct, so values and errors are unchanged:
   tests compare the two paths on every value, on escapes of all kinds and on every single-byte
