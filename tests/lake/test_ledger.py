@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from tests.lake.conftest import FOLLOWERS, JsonNormalizer, follower_changes, rows_of
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from tests.lake.conftest import FOLLOWERS, SPECS, JsonNormalizer, follower_changes, rows_of
 from tiktok_portability.lake import Lake, summarize
-from tiktok_portability.lake.ledger import read_state, set_of, user_prefix
-from tiktok_portability.lake.storage import RecordingStorage
+from tiktok_portability.lake.ledger import COMPRESS_FROM_BYTES, read_state, set_of, user_prefix, write_state
+from tiktok_portability.lake.storage import LocalStorage, RecordingStorage
 
 DAYS = ("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04")
 
@@ -183,3 +188,40 @@ def test_rebuilding_a_past_date_names_the_later_dates_it_made_stale(local_lake: 
     assert rows_of(upgraded, "watch_history") == watch
     later = [read_state(upgraded.storage, k)[0]["sets_at"] for k in upgraded.storage.list(user_prefix("u"))]
     assert later == [{}, {}, {}]
+
+
+def _followers(count: int) -> pa.Table:
+    return pa.table(
+        {
+            "open_id": ["u"] * count,
+            "request_id": [7] * count,
+            "snapshot_date": [dt.date(2026, 1, 1)] * count,
+            "user_name": [f"follower_{i:06d}" for i in range(count)],
+            "followed_at": [dt.datetime(2025, 1, 1, tzinfo=dt.UTC)] * count,
+        },
+        schema=FOLLOWERS.schema,
+    )
+
+
+@pytest.mark.parametrize("count", [3, 20_000])
+def test_ledger_files_read_back_whether_compressed_or_not(tmp_path, count):
+    """Small files are written plain (zstd made them bigger and slower), big ones compressed."""
+    storage = LocalStorage(tmp_path)
+    followers = _followers(count)
+    write_state(
+        tmp_path / "u.state.arrow",
+        SPECS,
+        batch_id="b1",
+        watermarks=[],
+        changed_sets={"followers": followers},
+        sets_at={"followers": "2026-01-01"},
+    )
+    doc, row = read_state(storage, "u.state.arrow")
+    assert doc["batch_id"] == "b1"
+    assert set_of(row, "followers", FOLLOWERS).equals(followers)
+    size = (tmp_path / "u.state.arrow").stat().st_size
+    raw = followers.get_total_buffer_size()
+    if raw >= COMPRESS_FROM_BYTES:
+        assert size < raw / 4  # repetitive names and dates: zstd pays here
+    else:
+        assert size > raw  # plain buffers, plus the schema and footer

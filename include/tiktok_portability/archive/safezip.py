@@ -48,7 +48,7 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error,
 )
 
 
-def _inflate_with_isal(member: BinaryIO) -> None:
+def _use_isal(member: BinaryIO) -> None:
     """Give a member ISA-L's inflater (when deflated) and crc32 before its first read.
 
     zipfile still reads the local header, counts the compressed bytes and checks the CRC; only
@@ -282,7 +282,7 @@ class SafeZip:
             inner = self._zip.open(info)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
             raise CorruptArchiveError(self.name, f"member {member!r} cannot be opened: {exc}") from exc
-        _inflate_with_isal(inner)
+        _use_isal(inner)
         bounded = _BoundedReader(inner, self.name, info, self.limits)
         stream: io.RawIOBase = bounded
         if info.file_size >= PREFETCH_MIN_BYTES:

