@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pyarrow as pa
 import pytest
 
-from tests.normalize.zips import zip_json
+from tests.normalize.zips import zip_json, zip_members
 from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeReport, normalize_archive
 
 CTX = NormalizeContext(open_id="u-1", request_id=77, snapshot_date=dt.date(2026, 1, 12))
@@ -150,6 +151,34 @@ def test_sections_seen_lists_mapped_and_unknown_sections(g3):
     assert all("pat.example" not in path for path, _ in seen)
     assert "Shiny New Section / Things / ThingList" in report.unmapped_sections
     assert {r["generation"] for r in rows(tables, "sections_seen")} == {"G3"}
+
+
+def test_sections_seen_reports_every_object_above_a_section(tmp_path):
+    """Also above lists the reader meets without their objects: those over 1 MB are walked key
+    by key, and only their lists and scalars arrive."""
+    watch = [
+        {"Date": f"2025-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}", "Link": f"https://x/video/{i}/"}
+        for i in range(40_000)
+    ]
+    doc = {
+        "Your Activity": {
+            "Watch History": {"VideoList": watch, "App": 0},
+            "Searches": {"SearchList": [{"Date": "2025-01-01 00:00:00", "SearchTerm": "x"}]},
+            "Shiny": {"Deeper": {"Deepest": {"Things": watch[:20_000]}}},
+        },
+        "Profile": {"Profile Info": {"ProfileMap": {"userName": "me"}}},
+    }
+    tables, _ = load(zip_members(tmp_path, {"TikTok/user_data_tiktok.json": json.dumps(doc).encode()}))
+    seen = {(r["path"], r["node"]) for r in rows(tables, "sections_seen")}
+    paths = {path for path, _ in seen}
+    for path, node in seen:
+        parts = path.split("[]")[0].split(" / ")
+        above = parts if node == "field" else parts[:-1]  # a field's list is reported too
+        for depth in range(1, len(above) + 1):
+            assert " / ".join(above[:depth]) in paths, (path, depth)
+    assert ("Your Activity / Shiny / Deeper / Deepest", "object") in seen
+    assert ("Your Activity / Shiny / Deeper / Deepest / Things", "list") in seen
+    assert ("Your Activity / Watch History / App", "value") in seen
 
 
 def test_g1_legacy_layout(tmp_path):

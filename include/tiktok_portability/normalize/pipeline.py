@@ -246,6 +246,7 @@ class _JsonReader:
         self.dms_before_profile = False
         self.shapes = RecordShapes()
         self.routes: dict[tuple[str, ...], tuple[str, RecordMap | None]] = {}
+        self.reported: set[tuple[str, ...]] = set()  # ancestors already in the sections report
 
     def batches(self) -> Batches:
         with self.zf.open(self.member, buffered=False) as fh:
@@ -280,8 +281,14 @@ class _JsonReader:
         return self.shapes.decoder(shown) if rmap is not None and not rmap.extra else None
 
     def _ancestors(self, path: tuple[str, ...]) -> None:
-        for i in range(1, len(path)):
-            self.run.see(self.member, display_path(path[:i]), "object", False, None)
+        # Deepest first: once one is reported, so are all above it (a small archive has ~130
+        # values, and reporting every ancestor of each was ~400 calls).
+        for i in range(len(path) - 1, 0, -1):
+            prefix = path[:i]
+            if prefix in self.reported:
+                return
+            self.reported.add(prefix)
+            self.run.see(self.member, display_path(prefix), "object", False, None)
 
     def _value(self, path: tuple[str, ...], value: Any) -> Batches:
         if isinstance(value, list):
