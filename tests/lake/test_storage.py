@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,31 @@ def test_folders_are_the_direct_subfolders_on_both_storages(lake: Lake):
         assert storage.folders("") == ["raw", "watch_history"]
     assert storage.folders("raw/snapshot_date=2026-01-01/") == ["raw/snapshot_date=2026-01-01/user=a"]
     assert storage.folders("nothing") == []
+
+
+def test_files_copied_in_reach_the_disk_before_their_name_staged_ones_are_renamed(tmp_path, monkeypatch):
+    """A downloaded zip may be the only copy of its bytes; a staged table file is rebuilt by a re-run."""
+    storage = LocalStorage(tmp_path / "lake")
+    synced: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        synced.append((Path(name).read_bytes().decode(), (tmp_path / "lake" / "raw" / "a.zip").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    outside = tmp_path / "download.zip"
+    outside.write_bytes(b"zip bytes")
+    storage.put_file("raw/a.zip", outside)
+    assert synced == [("zip bytes", False)]  # synced while not yet published
+    assert (tmp_path / "lake" / "raw" / "a.zip").read_bytes() == b"zip bytes"
+    assert outside.read_bytes() == b"zip bytes"  # copied, not moved
+
+    synced.clear()
+    with storage.staging_dir() as folder:
+        staged = folder / "t.parquet"
+        staged.write_bytes(b"table bytes")
+        storage.put_file("tables/t.parquet", staged)
+    assert synced == []
+    assert (tmp_path / "lake" / "tables" / "t.parquet").read_bytes() == b"table bytes"

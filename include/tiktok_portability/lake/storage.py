@@ -125,6 +125,14 @@ class LocalStorage(Storage):
         tmp = self._tmp_path()
         try:
             shutil.copyfile(local_path, tmp)
+            # A file from outside the lake (a downloaded zip) may be the only copy of its bytes:
+            # they reach the disk before the name does, as put_bytes does for manifests. Files
+            # staged in the lake (tables, ledgers) are only renamed: a batch re-run rebuilds them.
+            fd = os.open(tmp, os.O_WRONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             self._replace(tmp, key)
         finally:
             tmp.unlink(missing_ok=True)
