@@ -127,7 +127,7 @@ def decode_string_records(data: bytes | memoryview, keys: frozenset[str]) -> Rec
     if len(backslashes):
         # Values holding an escape are taken from msgspec's reading of them instead, appended
         # after the parts: the same single take then puts every value in place.
-        escaped = _unescaped(parts, backslashes, opens)
+        escaped = _escaped_values(parts, backslashes, opens)
         if escaped is None:
             return None
         holder, texts = escaped
@@ -230,7 +230,7 @@ def _separators(names: tuple[bytes, ...], many: bool) -> _Separators:
     )
 
 
-def _unescaped(
+def _escaped_values(
     parts: pa.StringArray, backslashes: np.ndarray, opens: np.ndarray
 ) -> tuple[np.ndarray, pa.Array] | None:
     """The values holding a backslash (indexes m: record m // k, key m % k) and msgspec's
