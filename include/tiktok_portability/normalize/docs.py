@@ -61,8 +61,8 @@ with an unparseable date is kept with a null timestamp and its raw text.
   holding a backslash are decoded by msgspec in one call and placed by the same take as the
   others (appended after the slice's parts). Escaped quotes are found from the backslash runs (a
   few hundred per slice), not by looking behind every quote: with both, a pass over the 100 MB
-  export's conversations went from 1,007 M to 881 M instructions (callgrind). Anything else (a null or number, a
-  missing, extra or reordered key, bad bytes) returns None and the slice goes to the msgspec
+  export's conversations went from 1,007 M to 881 M instructions (callgrind). Anything else (a
+  null or number, a missing, extra or reordered key, bad bytes) returns None and the slice goes to the msgspec
   struct, so values and errors are unchanged:
   tests compare the two paths on every value, on escapes of all kinds and on every single-byte
   corruption of a document, and the bench archives' Parquet files are byte-identical. Per 1 MB
