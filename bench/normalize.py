@@ -267,12 +267,12 @@ def _median_run(runs: list[dict]) -> dict:
 def _print_ratios(label: str, runs: dict[str, list[dict]]) -> None:
     """Per round, each baseline's time over each of our engines: both ran within a minute or two."""
     for mine in ("ours", "lake"):
-        ours = {r["round"]: r["seconds"] for r in runs.get(mine, []) if "error" not in r}
+        times = {r["round"]: r["seconds"] for r in runs.get(mine, []) if "error" not in r}
         for engine in ("naive", "duckdb"):
             ratios = sorted(
-                r["seconds"] / ours[r["round"]]
+                r["seconds"] / times[r["round"]]
                 for r in runs.get(engine, [])
-                if "error" not in r and r["round"] in ours
+                if "error" not in r and r["round"] in times
             )
             if ratios:
                 print(

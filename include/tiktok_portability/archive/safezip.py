@@ -57,14 +57,13 @@ def _use_isal(member: BinaryIO) -> None:
     decoding). zipfile keeps both in private attributes, so anything unexpected there leaves
     zlib in place.
     """
-    if (
-        isal_zlib is not None
-        and getattr(member, "_compress_type", None) == zipfile.ZIP_DEFLATED
-        and isinstance(getattr(member, "_decompressor", None), _ZLIB_INFLATER)
-        and member.tell() == 0
+    if isal_zlib is None or member.tell() != 0:
+        return
+    if getattr(member, "_compress_type", None) == zipfile.ZIP_DEFLATED and isinstance(
+        getattr(member, "_decompressor", None), _ZLIB_INFLATER
     ):
         member._decompressor = isal_zlib.decompressobj(-15)  # type: ignore[attr-defined]
-    if isal_zlib is not None and hasattr(member, "_running_crc") and member.tell() == 0:
+    if hasattr(member, "_running_crc"):
         member._update_crc = types.MethodType(_update_crc_with_isal, member)  # type: ignore[attr-defined]
 
 
