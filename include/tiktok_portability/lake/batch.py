@@ -56,6 +56,11 @@ class ArchiveStage:
         self.ref = ref
         self.specs = specs
         self.previous = previous
+        # Tables whose rows go straight into the batch's empty Parquet writer (see module doc).
+        self._open_direct = direct
+        self._start()
+
+    def _start(self) -> None:
         self.filters: dict[str, EventFilter] = {}
         self.sets: dict[str, list[pa.RecordBatch]] = {}
         self.budget = MemoryBudget(SPILL_BYTES)
@@ -64,9 +69,21 @@ class ArchiveStage:
         self.watermarks: list[tuple[str, Watermark]] = []
         # Change-log sets after this snapshot, for the tables whose set changed.
         self.next_sets: dict[str, pa.Table] = {}
-        # Tables whose rows go straight into the batch's empty Parquet writer (see module doc).
-        self._open_direct = direct
         self.direct: dict[str, ParquetSink] = {}
+
+    def discard(self) -> None:
+        """Drop every row taken: the scratch files, and the rows written straight in."""
+        for sink in self.direct.values():
+            sink.abort()
+        self.direct.clear()
+        for held in self.held.values():
+            held.discard()
+        self.held.clear()
+
+    def reset(self) -> None:
+        """Start over empty, for the same archive normalized again."""
+        self.discard()
+        self._start()
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         spec = self.specs.get(table)
@@ -172,22 +189,13 @@ class BatchStage:
             for batch in archive.batches(name):
                 self.sinks[name].write(batch)
         archive.direct.clear()
-        _remove_scratch(archive)
+        archive.discard()  # its scratch files: the rows are in the batch's files now
 
     def discard(self, archive: ArchiveStage) -> None:
         """Drop a failed archive: its scratch files, and the rows it wrote straight in."""
-        for sink in archive.direct.values():
-            sink.abort()
-        archive.direct.clear()
-        _remove_scratch(archive)
+        archive.discard()
 
     def close(self) -> dict[str, tuple[Path | None, int]]:
         """Per table: the finished file (None when the batch has no row for it) and its row count."""
         paths = close_all(self.sinks.values())
         return {name: (path, sink.rows) for (name, sink), path in zip(self.sinks.items(), paths, strict=True)}
-
-
-def _remove_scratch(archive: ArchiveStage) -> None:
-    for held in archive.held.values():
-        held.discard()
-    archive.held.clear()

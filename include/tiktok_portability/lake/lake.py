@@ -137,7 +137,8 @@ class Lake:
                     summary: dict[str, Any] = {}
                     try:
                         with self.raw.open(ref) as path:
-                            for table, batch in normalizer.normalize(path, ref, summary):
+                            batches = normalizer.normalize(path, ref, summary, restart=archive.reset)
+                            for table, batch in batches:
                                 archive.add(table, batch)
                         archive.finish(summary.get("tables_present") or ())
                     except StorageError:
