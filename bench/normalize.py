@@ -207,7 +207,6 @@ def run_duckdb(inputs: list[dict], out: Path) -> int:
             target = folder / f"{i}.parquet"
             count = con.execute(f"COPY ({union}) TO '{target}' (FORMAT parquet)").fetchall()
             rows += int(count[0][0]) if count else 0
-        extracted.unlink()
     return rows
 
 
@@ -216,19 +215,13 @@ def _columns(con):
     return rel.columns, rel.types
 
 
-def worker(engine: str, inputs_file: Path) -> None:
+def worker(engine: str, inputs_file: Path, out: Path) -> None:
     inputs = json.loads(inputs_file.read_text())
     for module in PRELOAD[engine]:
         importlib.import_module(module)
-    out = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-", dir=inputs_file.parent))
-    try:
-        started = time.perf_counter()
-        rows = {"ours": run_ours, "lake": run_lake, "naive": run_naive, "duckdb": run_duckdb}[engine](
-            inputs, out
-        )
-        seconds = time.perf_counter() - started
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    rows = {"ours": run_ours, "lake": run_lake, "naive": run_naive, "duckdb": run_duckdb}[engine](inputs, out)
+    seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": rss_mb}))
 
@@ -236,12 +229,14 @@ def worker(engine: str, inputs_file: Path) -> None:
 # -- driver -------------------------------------------------------------------------------------
 
 
-def measure(engine: str, label: str, inputs: list[dict], folder: Path) -> dict:
+def measure(engine: str, label: str, inputs: list[dict], folder: Path, scratch: Path) -> dict:
+    """One engine on one input in a subprocess; its output stays in ``scratch`` (see main)."""
     listing = folder / f"inputs-{label}.json"
     listing.write_text(json.dumps(inputs))
+    out = Path(tempfile.mkdtemp(prefix=f"{engine}-", dir=scratch))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "include")}
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", engine, "--inputs", str(listing)],
+        [sys.executable, __file__, "--worker", engine, "--inputs", str(listing), "--out", str(out)],
         capture_output=True,
         text=True,
         env=env,
@@ -305,14 +300,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=ROOT / ".bench" / "normalize", help="inputs and scratch")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     if args.worker:
-        worker(args.worker, args.inputs)
+        worker(args.worker, args.inputs, args.out)
         return 0
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     args.dir.mkdir(parents=True, exist_ok=True)
+    # Every engine's output is removed at the end, not after each run: on a filesystem such as
+    # ext4 without a journal, each file created within minutes of a mass deletion scans past the
+    # deleted inodes, and one engine's clean-up would slow the next one's file creation (up to
+    # 4.5 ms per small archive of the lake path here; docs/benchmarks.md, "stop 14").
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=args.dir))
+    try:
+        return _run(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     shapes = [(f"large-{mb}MB", large_input(args.dir, mb)) for mb in args.large_mb]
     if args.small:
         shapes.append((f"small-x{args.small}", small_inputs(args.dir, args.small)))
@@ -327,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.repeat):
             # Engines take turns, in a rotating order: a slow phase of the machine hits them all.
             for engine in engines[round_ % len(engines) :] + engines[: round_ % len(engines)]:
-                r = measure(engine, label, inputs, args.dir)
+                r = measure(engine, label, inputs, args.dir, scratch)
                 r["round"] = round_
                 results.append(r)
                 runs[engine].append(r)

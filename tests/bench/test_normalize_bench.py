@@ -34,3 +34,4 @@ def test_repeated_rounds_print_medians_and_per_round_ratios(tmp_path):
         median, low, high = map(float, ratio.groups())
         assert 0 < low <= median <= high
     assert "ours vs duckdb" not in out  # only engines that ran are compared
+    assert not list(tmp_path.glob("scratch-*"))  # the engines' outputs are removed at the end
