@@ -26,6 +26,14 @@ report.rows, report.generation, report.format, report.record_errors, report.sect
 `max_total_bytes` (16 GiB), `max_ratio` (200, for members above `ratio_grace_bytes` = 1 MiB),
 `max_members` (10,000).
 
+A consumer that can drop what it took from an archive (the lake, a Parquet writer per table) gets
+big exports faster with `normalize_archive_guessing(source, ctx, restart=callback, ...)`: direct
+messages go out with a user name guessed from them instead of waiting for the profile, and if
+the profile names someone else, `restart()` is called and the archive's batches start again
+from the first (see "DM direction" below). `normalize_archive(..., user_name=...)` does the same
+with a name the caller knows, and raises `UserNameRefuted` (with the profile's `user_name`) when
+the profile disagrees.
+
 Errors: archive-level problems raise a subclass of `ArchiveError` whose message names the
 archive and the problem (`NotAZipError`, `TruncatedArchiveError`, `CorruptArchiveError`,
 `UnsafeMemberError` for zip-slip names, `ArchiveTooLargeError`, `EncodingError`,
