@@ -72,7 +72,7 @@ class ArchiveStage:
         self.direct: dict[str, ParquetSink] = {}
 
     def discard(self) -> None:
-        """Drop every row taken: the scratch files, and the rows written straight in."""
+        """Drop every row taken (a failed archive): its scratch files, and the rows written straight in."""
         for sink in self.direct.values():
             sink.abort()
         self.direct.clear()
@@ -190,10 +190,6 @@ class BatchStage:
                 self.sinks[name].write(batch)
         archive.direct.clear()
         archive.discard()  # its scratch files: the rows are in the batch's files now
-
-    def discard(self, archive: ArchiveStage) -> None:
-        """Drop a failed archive: its scratch files, and the rows it wrote straight in."""
-        archive.discard()
 
     def close(self) -> dict[str, tuple[Path | None, int]]:
         """Per table: the finished file (None when the batch has no row for it) and its row count."""

@@ -142,10 +142,10 @@ class Lake:
                                 archive.add(table, batch)
                         archive.finish(summary.get("tables_present") or ())
                     except StorageError:
-                        stage.discard(archive)
+                        archive.discard()
                         raise
                     except Exception as exc:  # one archive's bad input never fails the batch
-                        stage.discard(archive)
+                        archive.discard()
                         reason = f"{type(exc).__name__}: {exc}"
                         result.errors.append(ArchiveFailure(ref.open_id, ref.request_id, ref.key, reason))
                         log.warning(

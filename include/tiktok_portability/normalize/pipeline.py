@@ -141,7 +141,7 @@ class _Run:
         """Give messages their direction by ``name`` from now on; the profile must confirm it."""
         self.user_name, self.user_name_known, self.unconfirmed = name, True, True
 
-    def guess_user_name(self, batch: pa.RecordBatch) -> None:
+    def guess_user_name_from(self, batch: pa.RecordBatch) -> None:
         """Expect the one sender who is not the conversation's partner, once seen in 2+ conversations.
 
         Another such sender (a group chat, an account renamed) ends the guessing: the messages
@@ -215,7 +215,7 @@ class _Run:
         for batch in buffer.add(cols):
             if table == "dm_messages":
                 if not self.user_name_known and self.guessing:
-                    self.guess_user_name(batch)
+                    self.guess_user_name_from(batch)
                 if not self.user_name_known:
                     self.held.add(batch)
                     continue
