@@ -222,7 +222,10 @@ class EventFilter:
     def _observe(self, batch: pa.RecordBatch, t: pa.Array) -> None:
         top = pc.max(t).as_py()
         keys: frozenset[str] = frozenset()
-        if top is not None:
+        newest = self.seen.max_us if self.seen is not None else None
+        # Keys at an older instant than one already seen are dropped by the merge: skip them
+        # (exports list the newest events first, so that is every batch after the first).
+        if top is not None and (newest is None or top >= newest):
             at_top = batch.filter(pc.fill_null(pc.equal(t, top), False))
             keys = frozenset(key_strings(at_top, self.id_cols).to_pylist())
         nulls: frozenset[str] = frozenset()
