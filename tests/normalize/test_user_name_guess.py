@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 
 import pytest
 
@@ -148,3 +149,36 @@ def test_clearing_a_report_keeps_its_error_cap():
     report.add_error("p", 0, "bad")
     report.clear()
     assert report == NormalizeReport(max_errors_kept=3)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_exports_give_the_same_rows_guessed_or_held(tmp_path, seed):
+    """Whatever the senders, partners and profile, guessing never changes a row."""
+    rng = random.Random(seed)
+    owner = rng.choice(["me.user", "me.user", "me.user ", "old.me"])
+    chats = {}
+    for c in range(rng.randint(1, 8)):
+        partner = f"p{c}"
+        senders = [owner, partner] + (["zed"] if rng.random() < 0.15 else [])
+        chats[f"Chat History with {partner}:"] = [
+            {
+                "Date": f"2025-03-01 10:{m // 60:02d}:{m % 60:02d}",
+                "From": rng.choice(senders),
+                "Content": f"m{m}",
+            }
+            for m in range(rng.randint(0, 12))
+        ]
+    profile_name = rng.choice(["me.user", "me.user", "me.user ", "someone.else", None])
+    source = export(tmp_path, chats, profile_name)
+    rows = rng.choice([1, 4, 8, 16, 64])
+    taken: list = []
+    restarts: list[int] = []
+
+    def restart() -> None:
+        restarts.append(len(taken))
+        taken.clear()
+
+    taken.extend(normalize_archive_guessing(source, CTX, restart=restart, batch_rows=rows))
+    guessed = by_table(taken)
+    assert guessed == by_table(normalize_archive(source, CTX, batch_rows=rows))
+    assert len(restarts) <= 1
