@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.lake.conftest import JsonNormalizer, rows_of
@@ -245,3 +246,19 @@ def test_writing_straight_in_gives_the_same_files_as_staging(
     staged = build("staged")
     assert direct == staged
     assert any(k.startswith("watch_history/") for k in direct)
+
+
+def test_the_biggest_archive_is_normalized_first(local_lake: Lake, write_archive):
+    """It writes straight into the batch's empty files (encoding while it decodes); rows of the
+    others follow in open_id order, the same on every run."""
+    big = [(f"2026-01-01 10:00:{s:02d}", f"v{s}") for s in range(30)]
+    refs = [
+        put(local_lake, write_archive, "a-small", 1, {"watch": WATCH}),
+        put(local_lake, write_archive, "b-small", 2, {"watch": WATCH}),
+        put(local_lake, write_archive, "z-big", 3, {"watch": big}),
+    ]
+    local_lake.normalize_batch(refs, "2026-01-01")
+    (key,) = [k for k in table_files(local_lake) if k.startswith("watch_history/")]
+    with local_lake.storage.local_copy(key) as path:
+        owners = pq.read_table(path, columns=["open_id"]).column("open_id").to_pylist()
+    assert owners == ["z-big"] * 30 + ["a-small"] * 2 + ["b-small"] * 2

@@ -228,7 +228,15 @@ class Lake:
                 latest[ref.open_id] = ref
             else:
                 result.skipped.append(ref.request_id)
-        return sorted(latest.values(), key=lambda r: (r.open_id, r.request_id))
+        chosen = sorted(latest.values(), key=lambda r: (r.open_id, r.request_id))
+        if chosen:
+            # The biggest archive goes first: the first archive writes straight into the batch's
+            # empty Parquet files, so its encoding overlaps its decoding (lake.batch); the others'
+            # rows wait until they normalized cleanly. The rest keep their open_id order.
+            biggest = max(chosen, key=lambda r: r.size)  # the first of equals: deterministic
+            chosen.remove(biggest)
+            chosen.insert(0, biggest)
+        return chosen
 
     def _manifests(self, day: str) -> dict[str, tuple[str, dict]]:
         """Every commit manifest of a date (reprocessing reads them all; commits never do)."""
