@@ -36,8 +36,9 @@ def test_archives_started_over_hold_their_rows_once(tmp_path: Path, monkeypatch:
     for folder in ("u1", "u2", "u3"):
         (tmp_path / folder).mkdir()
     archives = {
-        # The first archive writes straight into the batch's files; the others are staged.
-        "u1": export(tmp_path / "u1", chats, profile_name="renamed"),
+        # The biggest archive goes first and writes straight into the batch's files; the others
+        # are staged.
+        "u1": export(tmp_path / "u1", chats, profile_name="someone.renamed"),
         "u2": export(tmp_path / "u2", chats),
         "u3": export(tmp_path / "u3", chats, profile_name=None),
     }
