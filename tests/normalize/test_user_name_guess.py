@@ -56,6 +56,20 @@ def first_of(batches: list, table: str) -> int:
     return next(i for i, (t, _) in enumerate(batches) if t == table)
 
 
+def guessing_consumer(source, **options) -> tuple[list, list[int]]:
+    """The batches a consumer keeps (it drops them on ``restart``), and how many it had dropped
+    at each restart."""
+    taken: list = []
+    restarts: list[int] = []
+
+    def restart() -> None:
+        restarts.append(len(taken))
+        taken.clear()
+
+    taken.extend(normalize_archive_guessing(source, CTX, restart=restart, **options))
+    return taken, restarts
+
+
 def test_a_right_guess_lets_messages_out_before_the_profile_with_the_same_rows(tmp_path):
     source = export(tmp_path, chats_with("ann", "bob", "cy"))
     held = list(normalize_archive(source, CTX, batch_rows=ROWS))
@@ -100,16 +114,8 @@ def test_a_wrong_guess_is_refuted_by_the_profile(tmp_path, profile_name):
 @pytest.mark.parametrize("profile_name", ["someone.else", None], ids=["renamed", "no-profile"])
 def test_normalizing_again_after_a_wrong_guess_gives_the_rows_without_one(tmp_path, profile_name):
     source = export(tmp_path, chats_with("ann", "bob", "cy"), profile_name)
-    taken: list = []
-    restarts: list[int] = []
-
-    def restart() -> None:
-        restarts.append(len(taken))
-        taken.clear()
-
     report = NormalizeReport()
-    for item in normalize_archive_guessing(source, CTX, restart=restart, report=report, batch_rows=ROWS):
-        taken.append(item)
+    taken, restarts = guessing_consumer(source, report=report, batch_rows=ROWS)
     assert len(restarts) == 1
     assert restarts[0] > 0  # some batches had gone out before the profile
     expected_report = NormalizeReport()
@@ -136,8 +142,8 @@ def test_txt_exports_are_not_guessed(tmp_path):
         for p in ("ann", "bob", "cy")
     )
     source = zip_members(tmp_path, {"Direct Messages.txt": transcript.encode()})
-    restarts: list[int] = []
-    rows = by_table(normalize_archive_guessing(source, CTX, restart=lambda: restarts.append(1), batch_rows=4))
+    taken, restarts = guessing_consumer(source, batch_rows=4)
+    rows = by_table(taken)
     assert restarts == []
     assert len(rows["dm_messages"]) == 6
     assert {r["direction"] for r in rows["dm_messages"]} == {None}
@@ -171,14 +177,7 @@ def test_random_exports_give_the_same_rows_guessed_or_held(tmp_path, seed):
     profile_name = rng.choice(["me.user", "me.user", "me.user ", "someone.else", None])
     source = export(tmp_path, chats, profile_name)
     rows = rng.choice([1, 4, 8, 16, 64])
-    taken: list = []
-    restarts: list[int] = []
-
-    def restart() -> None:
-        restarts.append(len(taken))
-        taken.clear()
-
-    taken.extend(normalize_archive_guessing(source, CTX, restart=restart, batch_rows=rows))
+    taken, restarts = guessing_consumer(source, batch_rows=rows)
     guessed = by_table(taken)
     assert guessed == by_table(normalize_archive(source, CTX, batch_rows=rows))
     assert len(restarts) <= 1
