@@ -157,6 +157,8 @@ sync_runs = sa.Table(
     sa.Column("users", sa.Integer, nullable=False),
     sa.Column("batches", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Requested users the plan left out: [{"fingerprint", "index", "reason"}] (no open_ids).
+    sa.Column("left_out", sa.JSON),
 )
 
 sync_batches = sa.Table(
