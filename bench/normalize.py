@@ -13,7 +13,7 @@ range of times), and for each baseline its time over ours and over the lake path
 round (a machine whose speed drifts over minutes then moves both sides of a ratio alike).
 
 Engines:
-  ours    tiktok_portability.normalize.normalize_archive_guessing -> one Parquet file per table (streaming)
+  ours    tiktok_portability.normalize.normalize_archive -> one Parquet file per table (streaming)
   lake    the whole lake path: raw zone put + Lake.normalize_batch (checksum, incremental, commit)
   naive   zipfile + json.load + pandas.json_normalize per record list + DataFrame.to_parquet
   duckdb  extract the JSON, read_json into DuckDB, COPY every record list to Parquet
@@ -95,20 +95,14 @@ def run_ours(inputs: list[dict], out: Path) -> int:
     from datetime import date
 
     from tiktok_portability.lake.files import ParquetSink, close_all
-    from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeReport
-    from tiktok_portability.normalize import normalize_archive_guessing as normalize
+    from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeReport, normalize_archive
 
     rows = 0
     for n, item in enumerate(inputs):
         sinks: dict[str, ParquetSink] = {}
-
-        def restart(sinks: dict[str, ParquetSink] = sinks) -> None:  # a wrong user name guess
-            for sink in sinks.values():
-                sink.abort()  # its rows count from zero again
-
         ctx = NormalizeContext(open_id=item["open_id"], request_id=n, snapshot_date=date(2026, 1, 1))
-        for table, batch in normalize(
-            Path(item["path"]), ctx, restart=restart, report=NormalizeReport(), batch_rows=65_536
+        for table, batch in normalize_archive(
+            Path(item["path"]), ctx, report=NormalizeReport(), batch_rows=65_536
         ):
             sink = sinks.get(table)
             if sink is None:

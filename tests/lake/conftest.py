@@ -64,9 +64,7 @@ class JsonNormalizer:
 
     specs = SPECS
 
-    def normalize(
-        self, path: Path, ref: RawArchiveRef, summary: dict[str, Any], *, restart: Any = None
-    ) -> Iterator:
+    def normalize(self, path: Path, ref: RawArchiveRef, summary: dict[str, Any]) -> Iterator:
         doc = json.loads(Path(path).read_text())
         summary["sections_seen"] = sorted(doc)
         base = {"open_id": ref.open_id, "request_id": ref.request_id}

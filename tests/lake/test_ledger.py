@@ -164,7 +164,7 @@ def test_follower_changes_match_a_set_model_over_random_nights(local_lake: Lake,
 class WithoutFollowers(JsonNormalizer):
     """A normalizer version that no longer maps followers: its rebuilds change the state."""
 
-    def normalize(self, path, ref, summary, *, restart=None):
+    def normalize(self, path, ref, summary):
         return ((t, b) for t, b in super().normalize(path, ref, summary) if t != "followers")
 
 

@@ -58,9 +58,6 @@ class ArchiveStage:
         self.previous = previous
         # Tables whose rows go straight into the batch's empty Parquet writer (see module doc).
         self._open_direct = direct
-        self._start()
-
-    def _start(self) -> None:
         self.filters: dict[str, EventFilter] = {}
         self.sets: dict[str, list[pa.RecordBatch]] = {}
         self.budget = MemoryBudget(SPILL_BYTES)
@@ -79,11 +76,6 @@ class ArchiveStage:
         for held in self.held.values():
             held.discard()
         self.held.clear()
-
-    def reset(self) -> None:
-        """Start over empty, for the same archive normalized again."""
-        self.discard()
-        self._start()
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         spec = self.specs.get(table)

@@ -137,7 +137,7 @@ class Lake:
                     summary: dict[str, Any] = {}
                     try:
                         with self.raw.open(ref) as path:
-                            batches = normalizer.normalize(path, ref, summary, restart=archive.reset)
+                            batches = normalizer.normalize(path, ref, summary)
                             for table, batch in batches:
                                 archive.add(table, batch)
                         archive.finish(summary.get("tables_present") or ())

@@ -9,7 +9,7 @@ parse). :class:`ArchiveNormalizer` is that seam; :class:`DefaultNormalizer` adap
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,19 +24,12 @@ class ArchiveNormalizer(Protocol):
     specs: Mapping[str, TableSpecLike]
 
     def normalize(
-        self,
-        path: Path,
-        ref: RawArchiveRef,
-        summary: dict[str, Any],
-        *,
-        restart: Callable[[], None] | None = None,
+        self, path: Path, ref: RawArchiveRef, summary: dict[str, Any]
     ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield the archive's batches; fill ``summary`` with JSON-friendly facts as it goes.
 
         ``summary["tables_present"]`` (optional) lists tables whose section exists in the archive
         even when it yielded no row; without it, a table counts as present when a batch came.
-        ``restart``, when given, may be called between batches: every batch yielded before it is
-        dropped, and the archive's batches start again from the first.
         """
         ...
 
@@ -69,12 +62,7 @@ class DefaultNormalizer:
         self.batch_rows = batch_rows
 
     def normalize(
-        self,
-        path: Path,
-        ref: RawArchiveRef,
-        summary: dict[str, Any],
-        *,
-        restart: Callable[[], None] | None = None,
+        self, path: Path, ref: RawArchiveRef, summary: dict[str, Any]
     ) -> Iterator[tuple[str, pa.RecordBatch]]:
         ctx = self._mod.NormalizeContext(
             open_id=ref.open_id,
@@ -83,12 +71,7 @@ class DefaultNormalizer:
         )
         report = self._mod.NormalizeReport()
         try:
-            if restart is None:
-                yield from self._mod.normalize_archive(path, ctx, report=report, batch_rows=self.batch_rows)
-            else:  # the user name may be guessed: messages need not wait for the profile
-                yield from self._mod.normalize_archive_guessing(
-                    path, ctx, restart=restart, report=report, batch_rows=self.batch_rows
-                )
+            yield from self._mod.normalize_archive(path, ctx, report=report, batch_rows=self.batch_rows)
         finally:
             summary.update(compact_report(report))
 

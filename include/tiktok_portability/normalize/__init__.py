@@ -5,11 +5,7 @@ from tiktok_portability.normalize import TABLES, NormalizeContext, NormalizeRepo
 
 from __future__ import annotations
 
-from tiktok_portability.normalize.pipeline import (
-    UserNameRefuted,
-    normalize_archive,
-    normalize_archive_guessing,
-)
+from tiktok_portability.normalize.pipeline import normalize_archive
 from tiktok_portability.normalize.report import NormalizeContext, NormalizeReport, RecordError, SectionSeen
 from tiktok_portability.normalize.tables import TABLES, TableSpec
 
@@ -20,7 +16,5 @@ __all__ = [
     "RecordError",
     "SectionSeen",
     "TableSpec",
-    "UserNameRefuted",
     "normalize_archive",
-    "normalize_archive_guessing",
 ]

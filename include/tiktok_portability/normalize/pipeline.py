@@ -43,23 +43,6 @@ MESSAGE_GROUP_ROWS = 8_192
 HELD_PER_BATCH = 2
 
 
-class UserNameRefuted(Exception):
-    """Messages went out with a direction by a user name the profile does not confirm.
-
-    Raised by :func:`normalize_archive` given ``user_name`` or ``guess_user_name``: discard what
-    the call yielded and normalize the archive again with ``user_name=exc.user_name``.
-    """
-
-    def __init__(self, archive: str | None, user_name: str | None) -> None:
-        # The names stay out of the message: user names are personal data, and messages get logged.
-        super().__init__(
-            f"archive {archive!r}: the profile names another user than the one direct messages "
-            "were given their direction by; normalize it again with the profile's name"
-        )
-        self.archive = archive
-        self.user_name = user_name
-
-
 @dataclass
 class _Conversation:
     items: Records
@@ -89,10 +72,6 @@ class _Run:
         self.positions: dict[str, int] = {}
         self.user_name: str | None = None
         self.user_name_known = False
-        # The name messages went out with before the profile could confirm it (the caller's,
-        # or one guessed from the messages): the profile must name the same user.
-        self.unconfirmed = False
-        self.guessing = False
         # Messages met before the profile wait here: their direction needs the user's name.
         self.held = HeldBatches(TABLES["dm_messages"].schema)
         # Held messages on their way out, a few after each batch of other tables (see emit).
@@ -125,36 +104,11 @@ class _Run:
 
     @property
     def awaiting_profile(self) -> bool:
-        """No name yet, or one the profile has still to confirm."""
-        return not self.user_name_known or self.unconfirmed
+        return not self.user_name_known
 
     def set_user_name(self, name: str | None) -> None:
         """The profile's name (None: no profile, or no name in it)."""
-        if self.unconfirmed:
-            if name != self.user_name:
-                raise UserNameRefuted(self.report.archive, name)
-            self.unconfirmed = False
-            return
         self.user_name, self.user_name_known = name, True
-
-    def expect_user_name(self, name: str) -> None:
-        """Give messages their direction by ``name`` from now on; the profile must confirm it."""
-        self.user_name, self.user_name_known, self.unconfirmed = name, True, True
-
-    def guess_user_name_from(self, batch: pa.RecordBatch) -> None:
-        """Expect the one sender who is not the conversation's partner, once seen in 2+ conversations.
-
-        Another such sender (a group chat, an account renamed) ends the guessing: the messages
-        then wait for the profile.
-        """
-        sender, partner = batch.column("sender"), batch.column("conversation")
-        own = pc.fill_null(pc.not_equal(sender, partner), False)
-        names = pc.unique(pc.filter(sender, own)).drop_null()
-        if len(names) > 1:
-            self.guessing = False
-        elif len(names) == 1 and len(pc.unique(pc.filter(partner, own))) > 1:
-            self.guessing = False
-            self.expect_user_name(names[0].as_py())
 
     def add_conversation(self, items: Records, partner: str, member: str, shown: str, node: str) -> Batches:
         """Queue one conversation's messages; they are built with the next ones of the same list.
@@ -214,8 +168,6 @@ class _Run:
             buffer = self.buffers[table] = TableBuffer(TABLES[table], self.ctx, self.batch_rows, self.lineage)
         for batch in buffer.add(cols):
             if table == "dm_messages":
-                if not self.user_name_known and self.guessing:
-                    self.guess_user_name_from(batch)
                 if not self.user_name_known:
                     self.held.add(batch)
                     continue
@@ -445,8 +397,6 @@ def normalize_archive(
     report: NormalizeReport | None = None,
     batch_rows: int = 65_536,
     limits: ArchiveLimits | None = None,
-    user_name: str | None = None,
-    guess_user_name: bool = False,
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Yield ``(table name, RecordBatch)`` for every table found in the export zip ``source``.
 
@@ -456,10 +406,7 @@ def normalize_archive(
     discard what it yielded). Record-level problems are counted in ``report`` and loading goes on.
 
     A message's direction needs the profile's user name, which JSON exports list after the
-    messages; until then they are held back. ``user_name`` (known to the caller) or
-    ``guess_user_name`` (the one sender, in 2+ conversations, who is not the partner) lets them go
-    out at once; if the profile then names someone else, :class:`UserNameRefuted` is raised.
-    :func:`normalize_archive_guessing` handles that for a caller that can start over.
+    messages; until then they are held back (spilled to scratch files past a memory budget).
     """
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
@@ -478,10 +425,6 @@ def normalize_archive(
             ctx.request_id,
         )
         run = _Run(ctx, report, batch_rows, layout.json_member or "")
-        if user_name is not None:
-            run.expect_user_name(user_name)
-        # TXT exports read the profile first: nothing to guess.
-        run.guessing = guess_user_name and layout.json_member is not None
         reader = (
             _JsonReader(zf, layout.json_member, run) if layout.json_member else _TxtReader(zf, layout, run)
         )
@@ -496,27 +439,3 @@ def normalize_archive(
             sum(report.rows.values()),
             report.record_error_count,
         )
-
-
-def normalize_archive_guessing(
-    source: str | os.PathLike[str],
-    ctx: NormalizeContext,
-    *,
-    restart: Callable[[], None],
-    report: NormalizeReport | None = None,
-    **options: Any,
-) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """:func:`normalize_archive` with the user name guessed, started over once if it was wrong.
-
-    ``restart`` is called before the batches start again: the caller drops every batch it took so
-    far. A wrong guess costs a second pass; a right one lets a big export's messages be written
-    while they are decoded instead of after the profile (~17% of a 500 MB export's time).
-    """
-    report = report if report is not None else NormalizeReport()
-    try:
-        yield from normalize_archive(source, ctx, report=report, guess_user_name=True, **options)
-    except UserNameRefuted as refuted:
-        log.info("normalize again archive=%s: the guessed user name was not the profile's", refuted.archive)
-        restart()
-        report.clear()
-        yield from normalize_archive(source, ctx, report=report, user_name=refuted.user_name, **options)

@@ -58,10 +58,6 @@ class NormalizeReport:
     record_error_count: int = 0
     max_errors_kept: int = 1000
 
-    def clear(self) -> None:
-        """Empty, for the same archive normalized again (``max_errors_kept`` stays)."""
-        vars(self).update(vars(NormalizeReport(max_errors_kept=self.max_errors_kept)))
-
     def add_rows(self, table: str, n: int) -> None:
         self.rows[table] = self.rows.get(table, 0) + n
 
