@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 # imports) must stay small. The bound is generous (CPU time, not wall time) so it does not flake;
 # importing pandas or pyarrow at module level alone would exceed it.
 MAX_OWN_IMPORT_CPU_S = 0.2
-HEAVY_MODULES = {"pandas", "pyarrow", "duckdb", "boto3", "botocore", "httpx", "ijson", "fastapi"}
+HEAVY_MODULES = {"pandas", "pyarrow", "duckdb", "boto3", "botocore", "httpx", "fastapi"}
 
 
 @pytest.fixture(scope="module")
