@@ -17,6 +17,10 @@ SCOPE_TYPES: tuple[ScopeType, ...] = ("all", "postsandprofile", "activity", "dir
 MODES: tuple[Mode, ...] = ("single", "ongoing")
 CATEGORIES: tuple[Category, ...] = ("all_data", "activity", "video", "profile", "direct_message")
 ALL_SCOPES: tuple[str, ...] = tuple(f"portability.{t}.{m}" for t in SCOPE_TYPES for m in MODES)
+# Login Kit's basic profile scope (open_id, display name): may be asked beside the portability
+# scopes so the OAuth pages and the status view can name the account.
+USER_INFO_BASIC = "user.info.basic"
+OTHER_SCOPES: tuple[str, ...] = (USER_INFO_BASIC,)
 
 # Which scope types satisfy a category, the narrow one first: a request consumes the narrowest
 # scope that covers it (tiktok-api.md, "Scopes").
@@ -45,6 +49,29 @@ def parse_scope(scope: str) -> tuple[ScopeType, Mode]:
     if len(parts) != 3 or parts[0] != "portability" or parts[1] not in SCOPE_TYPES or parts[2] not in MODES:
         raise ScopeError(f"not a Data Portability scope: {scope!r} (expected portability.<type>.<mode>)")
     return parts[1], parts[2]  # type: ignore[return-value]
+
+
+def is_known_scope(scope: str) -> bool:
+    """A portability scope or one of the other scopes an app may ask beside them."""
+    return scope in ALL_SCOPES or scope in OTHER_SCOPES
+
+
+def check_requested_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Scopes an app may ask for at consent: at least one portability scope, plus optional others.
+
+    Raises ScopeError naming the first scope TikTok does not define, or saying none is a
+    portability scope (``user.info.basic`` alone would connect an account we cannot export).
+    """
+    out = tuple(split_scopes(scopes))
+    for scope in out:
+        if not is_known_scope(scope):
+            parse_scope(scope)  # raises the portability scope error naming it
+    if not any(scope in ALL_SCOPES for scope in out):
+        raise ScopeError(
+            "not a Data Portability scope request: ask for at least one portability.<type>.<mode> "
+            f"scope (others allowed beside them: {', '.join(OTHER_SCOPES)})"
+        )
+    return out
 
 
 def split_scopes(scope_field: str | Iterable[str]) -> list[str]:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from tiktok_portability import signatures
 from tiktok_portability.redact import Secret
-from tiktok_portability.scopes import ScopeError, parse_scope
+from tiktok_portability.scopes import ScopeError, check_requested_scopes
 
 OFFICIAL_API_HOST = "open.tiktokapis.com"
 OFFICIAL_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
@@ -122,14 +122,12 @@ def _base_url(conn: ConnectionLike) -> str:
 def _scopes(value: Any, conn_id: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)
     scopes = tuple(s.strip() for s in items if s and s.strip())
-    for scope in scopes:
-        try:
-            parse_scope(scope)
-        except ScopeError as exc:
-            raise SettingsError(f"connection {conn_id!r}: extra scopes: {exc}") from None
     if not scopes:
         raise SettingsError(f"connection {conn_id!r}: extra scopes is empty")
-    return scopes
+    try:
+        return check_requested_scopes(scopes)
+    except ScopeError as exc:
+        raise SettingsError(f"connection {conn_id!r}: extra scopes: {exc}") from None
 
 
 def app_settings(conn: ConnectionLike) -> AppSettings:

@@ -92,3 +92,38 @@ def test_a_whole_exchange_logs_nothing_secret(caplog, tmp_path):
         assert_clean(repr(err.__cause__))
     for thing in (tokens, fresh, client, client.config):
         assert_clean(repr(thing))
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(
+            400,
+            json={
+                "error": {
+                    "code": f"bad_{ACCESS_TOKEN}",
+                    "message": f"token {ACCESS_TOKEN}",
+                    "log_id": f"log-{ACCESS_TOKEN}",
+                }
+            },
+        ),
+        httpx.Response(
+            401,
+            json={
+                "error": f"invalid_{ACCESS_TOKEN}",
+                "error_description": f"token {ACCESS_TOKEN}",
+                "log_id": f"log-{ACCESS_TOKEN}",
+            },
+        ),
+    ],
+    ids=["api_envelope", "oauth_envelope"],
+)
+def test_a_secret_echoed_in_any_server_controlled_field_is_scrubbed(response):
+    """error/code, error_description/message and log_id all come from the server: none is trusted."""
+    client = TikTokClient(config(max_retries=0), transport=Script(response).transport(), sleep=lambda s: None)
+    with client, pytest.raises(e.TikTokError) as caught:
+        client.check_status(ACCESS_TOKEN, 12, open_id=OPEN_ID)
+
+    err = caught.value
+    for text in (str(err), repr(err), err.code or "", err.log_id or ""):
+        assert_clean(text)

@@ -54,6 +54,7 @@ def test_an_emulator_host_serves_its_own_consent_page_and_extra_overrides_defaul
         (Conn(extra="{not json"), "not valid JSON"),
         (Conn(extra='{"quota_per_window": "many"}'), "quota_per_window"),
         (Conn(extra='{"scopes": ["user.info.basic"]}'), "not a Data Portability scope"),
+        (Conn(extra='{"scopes": ["portability.all.ongoing", "video.list"]}'), "video.list"),
     ],
 )
 def test_app_mistakes_name_the_connection_and_field(conn, message):
@@ -84,3 +85,9 @@ def test_a_state_connection_without_keys_is_refused():
     conn = Conn("tiktok_state", "sqlite", "/tmp/s.db", extra=None)
     with pytest.raises(SettingsError, match="no Fernet key"):
         state_settings(conn, environ={})
+
+
+def test_user_info_basic_may_be_asked_beside_the_portability_scopes():
+    app = app_settings(Conn(extra='{"scopes": "portability.all.ongoing, user.info.basic"}'))
+
+    assert app.scopes == ("portability.all.ongoing", "user.info.basic")

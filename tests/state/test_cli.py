@@ -72,6 +72,27 @@ def test_a_bad_import_file_names_the_row_and_writes_nothing(cli_env, tmp_path, c
     assert StateStore.from_url(cli_env, fernet_keys=[KEY_A]).list_grants() == []
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        # Columns shifted by one: the refresh token lands where a time or a scope belongs.
+        ("u1,portability.all.ongoing,act.SECRET,rft.SECRET,rft.SECRET,100", "line 2: expires_in"),
+        ("u1,portability.all.ongoing,act.SECRET,7200,rft.SECRET,rft.SECRET", "line 2: refresh_expires_in"),
+        ("u1,rft.SECRET,act.SECRET,7200,rft.SECRET,100", "line 2: scope item 1"),
+        ('u1,"[rft.SECRET",act.SECRET,7200,rft.SECRET,100', "line 2: scope is not a JSON list"),
+    ],
+)
+def test_a_rejected_field_is_named_but_its_value_never_echoed(cli_env, tmp_path, capsys, row, message):
+    bad = tmp_path / "shifted.csv"
+    bad.write_text("open_id,scope,access_token,expires_in,refresh_token,refresh_expires_in\n" + row + "\n")
+
+    assert main(["grants", "import", str(bad)]) == 1
+
+    err = capsys.readouterr().err
+    assert message in err
+    assert "SECRET" not in err
+
+
 def test_transfers_list_filters_by_status(cli_env, capsys):
     store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
     store.create_transfer("u1", "run-1", ["all_data"], 10)
@@ -106,5 +127,6 @@ def test_grants_import_carries_an_optional_export_format(tmp_path, monkeypatch):
         "open_id,scope,access_token,refresh_token,expires_in,refresh_expires_in,data_format\n"
         "u-1,portability.all.ongoing,a1,r1,7200,15552000,xml\n"
     )
-    with pytest.raises(GrantImportError, match="line 2: data_format 'xml'"):
+    with pytest.raises(GrantImportError, match="line 2: data_format is not json or text") as info:
         read_grants_file(bad)
+    assert "xml" not in str(info.value)

@@ -212,7 +212,9 @@ def decode(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> 
     if isinstance(doc, dict):
         envelope = doc.get("error")
         if isinstance(envelope, dict):
-            code = str(envelope.get("code") or "")
+            # Every server-controlled string is scrubbed: a misbehaving proxy or server may echo
+            # the token or client secret it was sent into any of them.
+            code = errors.scrub(str(envelope.get("code") or ""), secrets)
             if code == "ok" and status < 400:
                 data = doc.get("data")
                 return data if isinstance(data, dict) else {}
@@ -224,10 +226,11 @@ def decode(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> 
                 code=code or None,
                 status=status,
                 detail=errors.scrub(str(envelope.get("message") or ""), secrets),
-                log_id=envelope.get("log_id") or doc.get("log_id"),
+                log_id=errors.scrub(str(envelope.get("log_id") or doc.get("log_id") or ""), secrets),
                 retry_after=retry_after,
             )
         if isinstance(envelope, str) and envelope:
+            envelope = errors.scrub(envelope, secrets)
             oauth_cls: type[TikTokError] = errors.OAUTH_CODES.get(envelope, errors.OAuthError)
             if status == 429 or status >= 500:
                 oauth_cls = errors.class_for_status(status)
@@ -237,7 +240,7 @@ def decode(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> 
                 code=envelope,
                 status=status,
                 detail=errors.scrub(str(doc.get("error_description") or ""), secrets),
-                log_id=doc.get("log_id"),
+                log_id=errors.scrub(str(doc.get("log_id") or ""), secrets),
                 retry_after=retry_after,
             )
         if status < 400 and call.oauth:

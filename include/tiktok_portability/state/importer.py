@@ -5,7 +5,8 @@ Columns / keys: ``open_id``, ``scope`` (or ``scopes``; comma-separated or a JSON
 UTC if no offset) or ``expires_in`` / ``refresh_expires_in`` (seconds from now, TikTok's token
 response fields), and optional ``token_type`` and ``data_format`` (``json``/``text``: the export
 format this user's requests ask for). A JSON file holds a list of such objects, or
-``{"grants": [...]}``. Errors name the row and the field, never a token value.
+``{"grants": [...]}``. Errors name the row and the field, never the field's value: a file with
+shifted columns puts a token where a time or a scope belongs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import Secret
-from tiktok_portability.scopes import split_scopes
+from tiktok_portability.scopes import is_known_scope, split_scopes
 from tiktok_portability.state.errors import StateError
 from tiktok_portability.state.models import GrantImportRow
 
@@ -34,7 +35,7 @@ def _expiry(record: Mapping[str, Any], at_key: str, in_key: str, where: str, now
         try:
             value = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
         except ValueError:
-            raise GrantImportError(f"{where}: {at_key} {at!r} is not an ISO 8601 time") from None
+            raise GrantImportError(f"{where}: {at_key} is not an ISO 8601 time") from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     seconds = record.get(in_key)
     if seconds in (None, ""):
@@ -42,7 +43,7 @@ def _expiry(record: Mapping[str, Any], at_key: str, in_key: str, where: str, now
     try:
         return now + timedelta(seconds=float(seconds))
     except (TypeError, ValueError):
-        raise GrantImportError(f"{where}: {in_key} {seconds!r} is not a number of seconds") from None
+        raise GrantImportError(f"{where}: {in_key} is not a number of seconds") from None
 
 
 def _row(record: Mapping[str, Any], where: str, now: datetime) -> GrantImportRow:
@@ -51,16 +52,26 @@ def _row(record: Mapping[str, Any], where: str, now: datetime) -> GrantImportRow
         raise GrantImportError(f"{where}: open_id is missing")
     raw_scopes = record.get("scopes", record.get("scope"))
     if isinstance(raw_scopes, str) and raw_scopes.strip().startswith("["):
-        raw_scopes = json.loads(raw_scopes)
+        try:
+            raw_scopes = json.loads(raw_scopes)
+        except ValueError:
+            raise GrantImportError(f"{where}: scope is not a JSON list") from None
+    if not isinstance(raw_scopes, str | list | type(None)) or (
+        isinstance(raw_scopes, list) and not all(isinstance(s, str) for s in raw_scopes)
+    ):
+        raise GrantImportError(f"{where}: scope is neither text nor a list of strings")
     scopes = split_scopes(raw_scopes or "")
     if not scopes:
         raise GrantImportError(f"{where}: scope is missing")
+    for i, scope in enumerate(scopes, start=1):
+        if not is_known_scope(scope):
+            raise GrantImportError(f"{where}: scope item {i} is not a scope TikTok defines")
     for name in ("access_token", "refresh_token"):
         if not str(record.get(name) or "").strip():
             raise GrantImportError(f"{where}: {name} is missing")
     data_format = str(record.get("data_format") or "").strip().lower() or None
     if data_format not in (None, "json", "text"):
-        raise GrantImportError(f"{where}: data_format {data_format!r} is not json or text")
+        raise GrantImportError(f"{where}: data_format is not json or text")
     return GrantImportRow(
         data_format=data_format,
         open_id=open_id,
