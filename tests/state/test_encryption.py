@@ -101,3 +101,20 @@ def test_key_rotation_re_encrypts_so_the_old_key_can_be_retired(store_url):
         only_old.get_grant("user-1")
     for s in (old, both, only_new, only_old):
         s.close()
+
+
+def test_a_new_sqlite_store_and_its_wal_files_are_owner_only(tmp_path: Path):
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # the common default, which would make the file world-readable
+    try:
+        store = StateStore.from_url(f"sqlite:///{tmp_path / 'state' / 'state.db'}", fernet_keys=[KEY_A])
+        store.upsert_grant("u1", ["portability.all.ongoing"], tokens())
+    finally:
+        os.umask(old_umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "state").iterdir()}
+    store.close()
+
+    assert {"state.db", "state.db-wal"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes

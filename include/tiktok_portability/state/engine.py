@@ -9,6 +9,7 @@ default deferred BEGIN). PostgreSQL: the same code takes row locks with ``SELECT
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -46,13 +47,27 @@ def create_engine(url: str) -> sa.Engine:
     raise StateConfigError(f"state store backend {backend!r} is not supported (use sqlite or postgresql)")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does with the umask's mode.
+
+    It holds encrypted tokens and every user's open_id; SQLite gives its ``-wal`` and ``-shm``
+    files the database file's mode. An existing file keeps the mode its owner chose.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     database = url.database
     in_memory = not database or database == ":memory:"
     if in_memory:
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(database).expanduser())
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
