@@ -155,6 +155,14 @@ def app_settings(conn: ConnectionLike) -> AppSettings:
         if oauth in (None, "")
         else _number(extra, "quota_oauth_per_window", 0, conn.conn_id, int),
     )
+    tolerance = _number(extra, "webhook_tolerance_s", signatures.DEFAULT_TOLERANCE_S, conn.conn_id, int)
+    if tolerance < signatures.RETRY_HORIZON_S:
+        # TikTok retries a delivery for 72 h, maybe with its first timestamp: a shorter tolerance
+        # would turn every late retry into a 401 and the event would be lost.
+        raise SettingsError(
+            f"connection {conn.conn_id!r}: extra webhook_tolerance_s={tolerance} is below TikTok's "
+            f"72-hour retry horizon ({signatures.RETRY_HORIZON_S} s)"
+        )
     return AppSettings(
         conn_id=conn.conn_id,
         base_url=base_url,
@@ -163,9 +171,7 @@ def app_settings(conn: ConnectionLike) -> AppSettings:
         authorize_url=str(extra.get("authorize_url") or default_authorize),
         redirect_uri=extra.get("redirect_uri") or None,
         scopes=_scopes(extra["scopes"], conn.conn_id) if extra.get("scopes") else DEFAULT_SCOPES,
-        webhook_tolerance_s=_number(
-            extra, "webhook_tolerance_s", signatures.DEFAULT_TOLERANCE_S, conn.conn_id, int
-        ),
+        webhook_tolerance_s=tolerance,
         timeout_s=_number(extra, "timeout_s", 30.0, conn.conn_id, float),
         max_retries=_number(extra, "max_retries", 4, conn.conn_id, int),
         quota=quota,

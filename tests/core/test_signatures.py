@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from tiktok_portability.signatures import SignatureError, sign, verify
+from tiktok_portability.signatures import DEFAULT_TOLERANCE_S, RETRY_HORIZON_S, SignatureError, sign, verify
 
 
 def test_signature_matches_an_independent_hmac() -> None:
@@ -23,6 +23,10 @@ def test_signature_matches_an_independent_hmac() -> None:
         ("t=1,x", 1, "malformed"),
         ("s=abc", 1, "needs t= and s="),
         ("t=abc,s=00", 1, "not an integer"),
+        ("t=1_000," + "s=" + "0" * 64, 1, "not an integer"),
+        ("t=" + "9" * 400 + ",s=" + "0" * 64, 1, "not an integer"),
+        ("t=1,s=" + "\u00e9" * 64, 1, "not 64 hex digits"),
+        ("t=1,s=00", 1, "not 64 hex digits"),
     ],
 )
 def test_malformed_headers_are_rejected(header: str | None, now: int, message: str) -> None:
@@ -38,4 +42,13 @@ def test_forged_and_stale_signatures_are_rejected() -> None:
     with pytest.raises(SignatureError, match="does not match"):
         verify("secret", b'{"x":1}', good, now=1000)
     with pytest.raises(SignatureError, match="stale"):
-        verify("secret", body, good, now=1000 + 301)
+        verify("secret", body, good, now=1000 + DEFAULT_TOLERANCE_S + 1)
+    with pytest.raises(SignatureError, match="stale"):
+        verify("secret", body, good, now=1000 - 301)
+
+
+def test_a_retry_keeping_its_first_timestamp_is_accepted_for_the_whole_retry_horizon() -> None:
+    body = b"{}"
+    first = sign("secret", body, timestamp=1000)
+    assert DEFAULT_TOLERANCE_S >= RETRY_HORIZON_S
+    assert verify("secret", body, first, now=1000 + RETRY_HORIZON_S) == 1000

@@ -161,7 +161,6 @@ def webhook_receiver(world):
         client_key=emulator.client_key,
         client_secret=Secret(emulator.client_secret),
         authorize_url=f"{emulator.base_url}/v2/auth/authorize/",
-        webhook_tolerance_s=300,
     )
     store = StateStore.from_url(f"sqlite:///{world['db']}", [world["key"]])
     root = FastAPI()

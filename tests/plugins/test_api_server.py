@@ -30,7 +30,7 @@ def deployment(airflow_api_server_factory, postgres_server, emulator_server):
             host=emulator_server.base_url,
             login=emulator_server.client_key,
             password=emulator_server.client_secret,
-            extra={"webhook_tolerance_s": 300},
+            extra={},
         ),
         **conn_env(
             "tiktok_state",

@@ -14,6 +14,7 @@ import pytest
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import Secret
+from tiktok_portability.signatures import DEFAULT_TOLERANCE_S
 
 _create_times = itertools.count(int(time.time()) - 1000)
 
@@ -149,8 +150,8 @@ def test_a_delivery_without_a_signature_is_rejected(plugin_server, deliver):
     assert deliver(body, header="t=abc,s=00").status_code == 401
 
 
-@pytest.mark.parametrize("age_s", [301, 3600, -301])
-def test_a_replayed_or_stale_delivery_is_rejected_even_with_a_valid_signature(plugin_server, deliver, age_s):
+@pytest.mark.parametrize("age_s", [DEFAULT_TOLERANCE_S + 60, -301])
+def test_a_delivery_older_than_the_retry_horizon_or_from_the_future_is_rejected(plugin_server, deliver, age_s):
     add_grant(plugin_server.store, "user-stale")
     before = plugin_server.store.webhook_event_count()
     body = event_body(key(plugin_server), "authorization.removed", "user-stale", {"reason": 1})
