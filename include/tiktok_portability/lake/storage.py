@@ -27,6 +27,32 @@ from tiktok_portability.lake.errors import InvalidLakeUri, StorageError
 log = logging.getLogger(__name__)
 
 TMP_PREFIX = "_tmp"
+# A local lake's top folders holding users' raw exports, their per-user state and erasure records
+# (and staging): owner-only whatever the umask. Table files get a configurable mode instead.
+PRIVATE_FOLDERS = frozenset({"raw", "_state", "_audit", TMP_PREFIX})
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+TABLE_MODE_ENV = "TIKTOK_LAKE_TABLE_MODE"
+# Tables readable by the owner's group (analysts), never by everyone; "600" makes them owner-only.
+DEFAULT_TABLE_FILE_MODE = 0o640
+
+
+def parse_file_mode(value: str | int) -> int:
+    """An octal file mode (``"640"``, ``"0o640"`` or an int): owner read-write, no execute bits."""
+    try:
+        mode = value if isinstance(value, int) else int(str(value).strip().removeprefix("0o"), 8)
+    except ValueError:
+        raise StorageError(f"lake table file mode {value!r} is not an octal mode such as 640") from None
+    if mode & ~0o666 or mode & 0o600 != 0o600:
+        raise StorageError(
+            f"lake table file mode {oct(mode)} must give the owner read-write and no execute bits"
+        )
+    return mode
+
+
+def _dir_mode(file_mode: int) -> int:
+    """Folders of files with ``file_mode``: whoever may read the files may also enter the folder."""
+    return 0o700 | (file_mode & 0o044) | ((file_mode & 0o044) >> 2)
 
 
 def _check_key(key: str) -> str:
@@ -88,9 +114,40 @@ class Storage(ABC):
 
 
 class LocalStorage(Storage):
-    def __init__(self, root: Path) -> None:
+    """A local folder. ``table_file_mode`` (default ``$TIKTOK_LAKE_TABLE_MODE`` or 640) is the mode
+    of everything outside :data:`PRIVATE_FOLDERS`; those are always 0700 folders of 0600 files."""
+
+    def __init__(self, root: Path, *, table_file_mode: int | str | None = None) -> None:
+        if table_file_mode is None:
+            table_file_mode = os.environ.get(TABLE_MODE_ENV) or DEFAULT_TABLE_FILE_MODE
+        self.table_file_mode = parse_file_mode(table_file_mode)
+        self.table_dir_mode = _dir_mode(self.table_file_mode)
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, self.table_dir_mode)
+        for name in PRIVATE_FOLDERS:
+            # Also tightens a lake written before these modes were set.
+            folder = self.root / name
+            if folder.is_dir():
+                os.chmod(folder, PRIVATE_DIR_MODE)
+
+    def _modes(self, key: str) -> tuple[int, int]:
+        """(file mode, folder mode) for a key, chosen by its top folder."""
+        if key.split("/", 1)[0] in PRIVATE_FOLDERS:
+            return PRIVATE_FILE_MODE, PRIVATE_DIR_MODE
+        return self.table_file_mode, self.table_dir_mode
+
+    def _make_dirs(self, folder: Path, key: str) -> None:
+        """Create ``folder`` and its missing parents with the key's folder mode (not the umask's)."""
+        missing = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        _, mode = self._modes(key)
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)
+            os.chmod(path, mode)
 
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
@@ -101,15 +158,19 @@ class LocalStorage(Storage):
     def uri(self, key: str = "") -> str:
         return str(self.root / key) if key else str(self.root)
 
-    def _tmp_path(self) -> Path:
+    def _tmp_dir(self) -> Path:
         tmp = self.root / TMP_PREFIX
-        tmp.mkdir(exist_ok=True)
-        return tmp / f".{uuid.uuid4().hex}.tmp"
+        if not tmp.is_dir():
+            self._make_dirs(tmp, TMP_PREFIX)
+        return tmp
+
+    def _tmp_path(self) -> Path:
+        return self._tmp_dir() / f".{uuid.uuid4().hex}.tmp"
 
     def put_bytes(self, key: str, data: bytes) -> None:
         tmp = self._tmp_path()
         try:
-            with open(tmp, "wb") as fh:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE), "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -140,11 +201,13 @@ class LocalStorage(Storage):
     def _replace(self, src: Path, key: str) -> None:
         dest = self._path(key)
         try:
+            # The mode is set before the name appears, so no reader ever sees a wider one.
+            os.chmod(src, self._modes(key)[0])
             try:
                 os.replace(src, dest)
             except FileNotFoundError:
                 # The folder is usually there already: create it only when the rename needs it.
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                self._make_dirs(dest.parent, key)
                 os.replace(src, dest)
         except OSError as exc:
             raise StorageError(f"cannot publish {self.uri(key)}: {exc}") from exc
@@ -189,9 +252,7 @@ class LocalStorage(Storage):
 
     @contextlib.contextmanager
     def staging_dir(self) -> Iterator[Path]:
-        tmp = self.root / TMP_PREFIX
-        tmp.mkdir(exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=".stage-", dir=tmp))
+        path = Path(tempfile.mkdtemp(prefix=".stage-", dir=self._tmp_dir()))
         try:
             yield path
         finally:
