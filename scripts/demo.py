@@ -74,6 +74,18 @@ def start_emulator(port: int) -> subprocess.Popen:
     raise RuntimeError("emulator did not start within 60 s")
 
 
+def demo_fernet_key(folder: Path) -> str:
+    """A fresh Fernet key for this demo's tokens, kept owner-only in ``fernet.key`` for the CLI."""
+    from tiktok_portability.state import generate_key
+
+    key = generate_key()
+    path = folder / "fernet.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 def airflow(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "airflow"), *argv], env=env, cwd=ROOT, capture_output=True, text=True, check=False
@@ -200,6 +212,7 @@ def main() -> int:
 
     shutil.rmtree(DEMO, ignore_errors=True)
     (DEMO / "airflow").mkdir(parents=True)
+    key = demo_fernet_key(DEMO)
     port = free_port(8765)
     say(f"Starting the TikTok emulator on http://127.0.0.1:{port}")
     emulator = start_emulator(port)
@@ -213,6 +226,8 @@ def main() -> int:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "TIKTOK_LAKE_URI": str(DEMO / "lake"),
             "TIKTOK_SCRATCH_DIR": str(DEMO / "scratch"),
+            # airflow_settings.yaml ships no key: every demo generates its own.
+            "TIKTOK_FERNET_KEYS": key,
             "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "dags")]),
         }
         say("Creating the Airflow metadata DB (SQLite) and applying airflow_settings.yaml")
@@ -239,11 +254,6 @@ def main() -> int:
                     "password": "demo-client-secret",
                 }
             )
-        import yaml
-
-        settings = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())
-        state_conn = next(c for c in settings["airflow"]["connections"] if c["conn_id"] == "tiktok_state")
-        key = state_conn["conn_extra"]["fernet_keys"][0]
         store = StateStore.from_url(f"sqlite:///{DEMO / 'state.db'}", [key])
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as admin:

@@ -37,7 +37,7 @@ def test_the_repository_settings_describe_the_local_emulator_app():
     assert "port" not in app
     state = json.loads(settings.connections["tiktok_state"]["extra"])
     assert state["url"].startswith("sqlite:///")
-    assert state["fernet_keys"]
+    assert "fernet_keys" not in state, "a key in the repository would encrypt every demo's tokens alike"
     assert settings.pools["tiktok_api"]["slots"] >= 1
     assert set(settings.variables) >= {
         "tiktok_token_refresh_horizon_minutes",
@@ -82,3 +82,22 @@ def test_applying_writes_connections_pools_and_variables_and_can_be_repeated(air
     assert conns == {"tiktok_default": "http://127.0.0.1:8765", "tiktok_state": None}
     assert pools["tiktok_api"] == 4
     assert keys == {"tiktok_token_refresh_horizon_minutes", "tiktok_token_refresh_batch_size"}
+
+
+def test_the_demo_generates_its_own_owner_only_fernet_key(tmp_path):
+    import stat
+
+    from cryptography.fernet import Fernet
+
+    spec = importlib.util.spec_from_file_location("demo_script", REPO / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+
+    key = demo.demo_fernet_key(tmp_path)
+
+    Fernet(key.encode())  # a usable key
+    assert (tmp_path / "fernet.key").read_text().strip() == key
+    assert stat.S_IMODE((tmp_path / "fernet.key").stat().st_mode) == 0o600
+    other = tmp_path / "next-demo"
+    other.mkdir()
+    assert demo.demo_fernet_key(other) != key
