@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from tiktok_portability.per_object import cached_per_object
 
 # Columns every normalized row carries; never part of an identity across snapshots.
 ROW_CONTEXT = ("request_id", "snapshot_date")
@@ -36,8 +35,6 @@ CHANGE_COLUMN = "change"
 FOLLOW, UNFOLLOW = "follow", "unfollow"
 _SEP = "\x1f"
 _NULL = "\x00"
-# Up to this many rows, key strings are built in Python: Arrow's per-call overhead dominates.
-_SMALL = 256
 _MICROS_PER = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -68,7 +65,7 @@ def time_column(spec: TableSpecLike) -> str | None:
     return None
 
 
-@cached_per_object  # asked for every batch of every table
+@cache  # asked for every batch of every table
 def mode_of(spec: TableSpecLike) -> Mode:
     if spec.kind == "event" and time_column(spec) is not None:
         return Mode.EVENTS
@@ -91,10 +88,6 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     """One string per row encoding the values of ``columns`` (nulls distinct from empty strings)."""
     if data.num_rows == 0:
         return pa.array([], pa.string())
-    if data.num_rows <= _SMALL:
-        keys = _key_list(data, columns)
-        if keys is not None:
-            return pa.array(keys, pa.string())
     parts = []
     for name in columns:
         col = data.column(name)
@@ -106,45 +99,6 @@ def key_strings(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> pa
     if len(parts) == 1:
         return parts[0]
     return pc.binary_join_element_wise(*parts, _SEP)
-
-
-def _key_list(data: pa.Table | pa.RecordBatch, columns: tuple[str, ...]) -> list[str] | None:
-    """``key_strings`` built in Python, as a list (None when a column's type is left to Arrow)."""
-    texts = [_texts(data.column(name)) for name in columns]
-    if any(t is None for t in texts):
-        return None
-    if len(texts) == 1:
-        return texts[0]  # type: ignore[return-value]
-    return [_SEP.join(row) for row in zip(*texts, strict=True)]
-
-
-def _texts(col: Any) -> list[str] | None:
-    """What ``key_strings`` makes of one column, in Python (None for types it leaves to Arrow).
-
-    Same text as Arrow's casts: integers in decimal, timestamps as integer microseconds.
-    """
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    kind = col.type
-    if pa.types.is_string(kind) or pa.types.is_integer(kind):
-        values = col.to_pylist()
-    elif pa.types.is_timestamp(kind):
-        values = _micros_list(col)
-        if values is None:
-            return None
-    else:
-        return None
-    return [_NULL if v is None else str(v) for v in values]
-
-
-def _micros_list(col: Any) -> list[int | None] | None:
-    """``micros(col).to_pylist()`` without a kernel call (None for units it leaves to Arrow)."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    scale = _MICROS_PER.get(col.type.unit)
-    if scale is None:
-        return None
-    return [None if v is None else v * scale for v in col.view(pa.int64()).to_pylist()]
 
 
 def micros(col: Any) -> pa.Array:
@@ -193,12 +147,6 @@ class EventFilter:
         self.saw_section = True
         if batch.num_rows == 0:
             return batch
-        if batch.num_rows <= _SMALL:
-            times = _micros_list(batch.column(self.time_col))
-            row_keys = _key_list(batch, self.id_cols)
-            if times is not None and row_keys is not None:
-                # In Python: a dozen kernel calls cost more than the rows.
-                return self._small(batch, times, row_keys)
         t = micros(batch.column(self.time_col))
         self._observe(batch, t)
         if self.previous is None:
@@ -234,23 +182,6 @@ class EventFilter:
             nulls = frozenset(key_strings(untimed, self.id_cols).to_pylist())
         found = Watermark(top, keys, nulls)
         self.seen = found if self.seen is None else self.seen.merge(found)
-
-    def _small(self, batch: pa.RecordBatch, times: list[int | None], row_keys: list[str]) -> pa.RecordBatch:
-        """``__call__`` row by row: the same watermark and the same rows kept."""
-        timed = [v for v in times if v is not None]
-        top = max(timed) if timed else None
-        keys = frozenset(k for v, k in zip(times, row_keys, strict=True) if v == top and v is not None)
-        nulls = frozenset(k for v, k in zip(times, row_keys, strict=True) if v is None)
-        found = Watermark(top, keys, nulls)
-        self.seen = found if self.seen is None else self.seen.merge(found)
-        if self.previous is None:
-            return batch
-        wm, at_wm, untimed = self.previous.max_us, self.previous.keys, self.previous.null_keys
-        keep = [
-            (k not in untimed) if v is None else (wm is None or v > wm or (v == wm and k not in at_wm))
-            for v, k in zip(times, row_keys, strict=True)
-        ]
-        return batch if all(keep) else batch.filter(pa.array(keep, pa.bool_()))
 
     def watermark(self) -> Watermark | None:
         """The watermark after this snapshot (carried forward when the section was absent)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,7 +37,6 @@ from tiktok_portability.lake.incremental import (
     mode_of,
 )
 from tiktok_portability.lake.storage import Storage
-from tiktok_portability.per_object import cached_per_object
 
 STATE = "_state"
 STATE_FILE = "state.arrow"
@@ -136,7 +136,7 @@ class _SetCell:
     unchanged: pa.Array  # the null cell of a set that did not change
 
 
-@cached_per_object
+@cache
 def _set_cell(spec: TableSpecLike) -> _SetCell:
     fields = list(spec.schema)
     kind = pa.list_(pa.struct(fields))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -11,11 +12,8 @@ import pyarrow.compute as pc
 from tiktok_portability.normalize.columns import SliceColumns
 from tiktok_portability.normalize.report import NormalizeContext
 from tiktok_portability.normalize.tables import TS, TableSpec
-from tiktok_portability.per_object import cached_per_object
 
 _LINEAGE = ("open_id", "request_id", "snapshot_date")
-# Below this many rows a Python loop beats numpy's per-call overhead.
-_SMALL_SLICE = 64
 
 
 class OccurrenceCounter:
@@ -39,8 +37,6 @@ class OccurrenceCounter:
 
     def ordinals(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Array:
         n = len(arrays[self.columns[0]])
-        if n <= _SMALL_SLICE:
-            return pa.array(self._count(self._rows(arrays, 0, n)), pa.int32())
         change = np.zeros(n, dtype=bool)
         for name in self.columns[: self._run_len]:
             change[1:] |= _changes(arrays[name])
@@ -81,20 +77,6 @@ class OccurrenceCounter:
         self._run = self._rows(arrays, n - 1, n)[0][: self._run_len]
         return pa.array(out, pa.int32())
 
-    def _count(self, rows: list[tuple]) -> list[int]:
-        """Row by row, for slices too small to amortise the array operations."""
-        out = []
-        counts = self._counts
-        for key in rows:
-            run = key[: self._run_len]
-            if run != self._run:
-                self._run = run
-                counts = self._counts = {}
-            k = counts.get(key, 0)
-            counts[key] = k + 1
-            out.append(k)
-        return out
-
     def _rows(self, arrays: dict[str, pa.Array | pa.ChunkedArray], start: int, stop: int) -> list[tuple]:
         cols = []
         for name in self.columns:
@@ -133,11 +115,7 @@ def _codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 class _Layout:
-    """What a table's buffer needs to know of its schema, worked out once per table.
-
-    Iterating a schema makes a Python object per field, and a small archive sets up a dozen
-    tables: so this is cached per spec.
-    """
+    """What a table's buffer needs to know of its schema, worked out once per table spec."""
 
     def __init__(self, spec: TableSpec) -> None:
         added = {*_LINEAGE, "occurrence"}
@@ -153,7 +131,7 @@ class _Layout:
         self.run_len = (ts_positions[0] + 1) if ts_positions else len(self.key_columns)
 
 
-@cached_per_object
+@cache
 def _layout(spec: TableSpec) -> _Layout:
     return _Layout(spec)
 

@@ -15,7 +15,6 @@ into Arrow columns (a :class:`RecordColumns`), and anything else goes to the str
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -29,7 +28,6 @@ Records = Sequence[Any] | RecordColumns
 # Lists keyed by data rather than by fields would make huge structs: keep those as dicts.
 MAX_FIELDS = 64
 RAW_FIELDS = "raw_fields"
-_ATTR = re.compile(r"f[0-9]{1,2}")
 
 
 def raw_fields(records: Records) -> dict[str, str] | None:
@@ -65,22 +63,6 @@ class RecordShapes:
             self._decoders.pop(shown, None)
             return
         self._decoders[shown] = _decoder_for(frozenset(keys))
-
-
-@lru_cache(maxsize=MAX_FIELDS)
-def field_values(attr: str) -> Callable[[Sequence[Any]], list[Any]]:
-    """``records -> [r.<attr> for r in records]`` for a learned struct's attribute (``f0``...).
-
-    Compiled per attribute, as ``dataclasses`` and ``namedtuple`` compile theirs: a comprehension
-    with the name written out gets CPython's specialised slot access and runs twice as fast as
-    ``map(attrgetter(attr), records)`` (120 against 250 us per 8,000 records); picking values
-    was ~7% of the main thread's time on big exports.
-    """
-    if not _ATTR.fullmatch(attr):
-        raise ValueError(f"not a learned struct attribute: {attr!r}")
-    namespace: dict[str, Any] = {}
-    exec(f"def values(records):\n    return [r.{attr} for r in records]\n", namespace)  # noqa: S102
-    return namespace["values"]
 
 
 @lru_cache(maxsize=512)

@@ -1,0 +1,96 @@
+"""Occurrence ordinals follow their definition across slices; learned structs decode as dicts do."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+
+import msgspec
+import pyarrow as pa
+
+from tiktok_portability.archive import JsonStream
+from tiktok_portability.normalize import TABLES
+from tiktok_portability.normalize.batches import OccurrenceCounter
+from tiktok_portability.normalize.shapes import RecordShapes, raw_fields
+from tiktok_portability.normalize.tables import TS
+
+
+def expected_ordinals(rows: list[tuple]) -> list[int]:
+    """The definition: count repeats of a key within the current run of equal timestamps."""
+    out, counts, run = [], Counter(), object()
+    for ts, link in rows:
+        if ts != run:
+            run, counts = ts, Counter()
+        out.append(counts[(ts, link)])
+        counts[(ts, link)] += 1
+    return out
+
+
+def watch_slice(rows: list[tuple]) -> dict[str, pa.Array]:
+    ts, links = zip(*rows, strict=True)
+    return {
+        "watched_at": pa.array(ts, pa.int64()).cast(TS),
+        "video_id": pa.array([None] * len(rows), pa.int64()),
+        "link": pa.array(links, pa.string()),
+    }
+
+
+def test_occurrence_ordinals_match_the_definition_across_slices():
+    rows = [(t // 3, f"l{t % 4}" if t % 5 else None) for t in range(200)]
+    rows += [(None, "x"), (None, "x"), (None, None), (70, "a"), (70, "a"), (70, "a")] * 3
+    rows += [(80, "same")] * 40  # one run spanning several slices
+    for size in (1, 2, 7, 50, len(rows)):
+        counter = OccurrenceCounter(TABLES["watch_history"])
+        got = []
+        for start in range(0, len(rows), size):
+            got += counter.ordinals(watch_slice(rows[start : start + size])).to_pylist()
+        assert got == expected_ordinals(rows), size
+
+
+def test_learned_structs_decode_the_same_values_and_fall_back_to_dicts():
+    shapes = RecordShapes()
+    first = [{"Date": "2025-01-01 00:00:00", "Link": "a"}, {"date": "x"}]
+    shapes.learn("p", first)
+    decode = shapes.decoder("p")
+    items = decode(b'[{"Date": "d", "Link": 5}, {}, {"date": null, "Date": "z"}]')
+    attrs = raw_fields(items)
+    assert attrs is not None
+    assert set(attrs) == {"Date", "Link", "date"}
+    assert [{k: getattr(r, a) for k, a in attrs.items()} for r in items] == [
+        {"Date": "d", "Link": 5, "date": None},
+        {"Date": None, "Link": None, "date": None},
+        {"Date": "z", "Link": None, "date": None},
+    ]
+    try:
+        decode(b'[{"Other": 1}]')
+    except msgspec.ValidationError:
+        pass
+    else:
+        raise AssertionError("an unknown key must be rejected so the slice is read as dicts")
+
+
+def test_typed_stream_yields_the_same_values_as_plain_dicts():
+    records = [{"Date": f"2025-01-01 00:00:{i % 60:02d}", "Link": f"/video/{i}"} for i in range(300)]
+    records[250] = {"Date": "late", "NewKey": [1, {"a": None}]}
+    records[260] = "not an object"
+    doc = {"A": {"L": records}, "B": {"L": records[:100]}}
+    data = json.dumps(doc, indent=1).encode()
+    shapes = RecordShapes()
+
+    def typed(path):
+        return shapes.decoder(path[-1])
+
+    got: dict[str, list] = {}
+    for path, value, is_slice in JsonStream(
+        io.BytesIO(data), archive="a.zip", member="m", chunk_size=512, whole_limit=256, typed=typed
+    ).events():
+        assert is_slice
+        shapes.learn(path[-1], value)
+        attrs = raw_fields(value)
+        if attrs is not None:
+            value = [{k: getattr(r, a) for k, a in attrs.items() if getattr(r, a) is not None} for r in value]
+        got.setdefault(path[0], []).extend(value)
+    plain = [r if not isinstance(r, dict) else {k: v for k, v in r.items() if v is not None} for r in records]
+    assert got == {"A": plain, "B": plain[:100]}
+    assert shapes.decoder("L") is not None
