@@ -215,9 +215,7 @@ def state_settings(conn: ConnectionLike, environ: Mapping[str, str] | None = Non
     if not keys_value:
         keys_value = env.get(FERNET_KEYS_ENV, "")
     keys = keys_value.split(",") if isinstance(keys_value, str) else list(keys_value)
+    # No key is allowed: statuses are readable without one (the status view); the store refuses
+    # only when a token is read or written, naming extra fernet_keys and the variable.
     fernet_keys = tuple(Secret(k.strip()) for k in keys if k and str(k).strip())
-    if not fernet_keys:
-        raise SettingsError(
-            f"connection {conn.conn_id!r}: no Fernet key: set extra fernet_keys or {FERNET_KEYS_ENV}"
-        )
     return StateSettings(conn_id=conn.conn_id, url=Secret(_state_url(conn, extra)), fernet_keys=fernet_keys)

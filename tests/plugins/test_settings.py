@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.state.stores import tokens
+from tiktok_portability.state import KeyConfigError, StateStore
+from tiktok_portability.state.status import list_grant_statuses
 from tiktok_portability_airflow.settings import SettingsError, app_settings, state_settings
 
 
@@ -81,10 +84,17 @@ def test_state_url_from_extra_and_keys_from_the_environment():
     assert [k.reveal() for k in state.fernet_keys] == ["new", "old"]
 
 
-def test_a_state_connection_without_keys_is_refused():
-    conn = Conn("tiktok_state", "sqlite", "/tmp/s.db", extra=None)
-    with pytest.raises(SettingsError, match="no Fernet key"):
-        state_settings(conn, environ={})
+def test_a_state_connection_without_keys_is_accepted_for_reading_statuses(tmp_path, monkeypatch):
+    monkeypatch.delenv("TIKTOK_FERNET_KEYS", raising=False)
+    conn = Conn("tiktok_state", "sqlite", str(tmp_path / "s.db"), extra=None)
+    state = state_settings(conn, environ={})
+    assert state.fernet_keys == ()
+    # Keys are checked where tokens are used: the store opens and refuses only a token.
+    store = StateStore.from_url(state.url.reveal(), fernet_keys=[])
+    assert list_grant_statuses(store) == []
+    with pytest.raises(KeyConfigError, match="fernet_keys"):
+        store.upsert_grant("u1", ["portability.all.ongoing"], tokens())
+    store.close()
 
 
 def test_user_info_basic_may_be_asked_beside_the_portability_scopes():

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from tests.state.stores import KEY_A
+from tests.state.stores import KEY_A, tokens
 from tiktok_portability.cli import main
+from tiktok_portability.clock import utcnow
 from tiktok_portability.state import StateStore
 
 
@@ -130,3 +131,35 @@ def test_grants_import_carries_an_optional_export_format(tmp_path, monkeypatch):
     with pytest.raises(GrantImportError, match="line 2: data_format is not json or text") as info:
         read_grants_file(bad)
     assert "xml" not in str(info.value)
+
+
+def test_list_commands_read_statuses_without_a_fernet_key(cli_env, monkeypatch, capsys):
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    store.upsert_grant("u1", ["portability.all.ongoing"], tokens())
+    store.upsert_grant("u2", ["portability.all.ongoing"], tokens("2"))
+    store.mark_grant("u2", "needs_reauth", "refresh token expired")
+    done = store.create_transfer("u1", "run-1", ["all_data"], 10)
+    store.transition(done.id, "ready")
+    store.transition(done.id, "downloaded", raw_location="raw/u1.zip", raw_size=1, raw_sha256="0" * 64)
+    store.transition(done.id, "normalized")
+    failed = store.create_transfer("u2", "run-1", ["all_data"], 11)
+    store.transition(failed.id, "failed", reason="archive_corrupt: truncated zip")
+    monkeypatch.delenv("TIKTOK_FERNET_KEYS")
+    capsys.readouterr()
+
+    assert main(["grants", "list", "--json"]) == 0
+    listed = {g["open_id"]: g for g in json.loads(capsys.readouterr().out)}
+    assert listed["u2"]["status"] == "needs_reauth"
+    assert listed["u1"]["last_synced_at"]
+    assert main(["grants", "list", "--reason", "needs_reauth", "--json"]) == 0
+    assert [g["open_id"] for g in json.loads(capsys.readouterr().out)] == ["u2"]
+    assert main(["transfers", "list", "--reason", "archive_corrupt", "--json"]) == 0
+    assert [t["open_id"] for t in json.loads(capsys.readouterr().out)] == ["u2"]
+    today = utcnow().date().isoformat()
+    assert main(["transfers", "list", "--date", today, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["transfers", "list", "--date", "2001-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # Writing a token still needs the key, and says which variable to set.
+    assert main(["state", "rotate-keys"]) == 1
+    assert "TIKTOK_FERNET_KEYS" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tests.state.stores import KEY_A, KEY_B, tokens
 from tiktok_portability.state import KeyConfigError, StateStore, TokenDecryptionError
+from tiktok_portability.state.status import list_grant_statuses, list_transfer_statuses
 from tiktok_portability.state.tables import grants
 
 PLAINTEXTS = ("PLAINTEXT-ACCESS", "PLAINTEXT-REFRESH")
@@ -64,10 +65,28 @@ def test_reprs_of_grants_mask_tokens(store):
     assert "PLAINTEXT" not in repr(store)
 
 
-def test_a_store_without_a_key_refuses_to_start(tmp_path, monkeypatch):
+def test_a_store_without_a_key_reads_statuses_and_refuses_only_tokens(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    keyed = StateStore.from_url(url, fernet_keys=[KEY_A])
+    keyed.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    failed = keyed.create_transfer("user-1", "run-1", ["all_data"], 7)
+    keyed.transition(failed.id, "failed", reason="archive_corrupt: bad zip")
     monkeypatch.delenv("TIKTOK_FERNET_KEYS", raising=False)
-    with pytest.raises(KeyConfigError, match="TIKTOK_FERNET_KEYS"):
-        StateStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
+
+    keyless = StateStore.from_url(url)
+
+    assert "keys=0" in repr(keyless)
+    assert [g.status for g in list_grant_statuses(keyless)] == ["active"]
+    assert [t.failure_reason for t in list_transfer_statuses(keyless)] == ["archive_corrupt: bad zip"]
+    assert keyless.grant_counts() == {"active": 1}
+    for touches_a_token in (
+        lambda: keyless.get_grant("user-1"),
+        lambda: keyless.upsert_grant("user-2", ["portability.all.ongoing"], tokens("2")),
+        keyless.rotate_keys,
+    ):
+        with pytest.raises(KeyConfigError, match="TIKTOK_FERNET_KEYS"):
+            touches_a_token()
+    assert [g.open_id for g in list_grant_statuses(keyless)] == ["user-1"]  # nothing half-written
 
 
 def test_an_invalid_key_is_named_by_position_never_echoed(tmp_path):

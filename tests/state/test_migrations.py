@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "grants",
     "transfers",
     "webhook_events",
+    "webhook_counters",
     "watermarks",
     "quota_buckets",
     "quota_calls",

@@ -6,6 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.state.stores import tokens
 
 REQUEST_ID = 7_300_000_000_000_000_999
@@ -74,16 +76,18 @@ def test_ready_for_a_transfer_already_downloaded_changes_nothing(store):
     assert store.get_transfer(t.id).status == "downloaded"
 
 
+def removal(create_time: int, open_id: str = "user-1", reason: int = 2) -> dict:
+    return {
+        "event": "authorization.removed",
+        "create_time": create_time,
+        "user_openid": open_id,
+        "content": json.dumps({"reason": reason}),
+    }
+
+
 def test_authorization_removed_revokes_the_grant(store):
-    store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
-    outcome = store.record_webhook_event(
-        {
-            "event": "authorization.removed",
-            "create_time": 5,
-            "user_openid": "user-1",
-            "content": json.dumps({"reason": 2}),
-        }
-    )
+    grant = store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    outcome = store.record_webhook_event(removal(int(grant.consented_at.timestamp()) + 5))
     assert outcome.applied
     grant = store.get_grant("user-1")
     assert grant.status == "revoked"
@@ -97,6 +101,102 @@ def test_unknown_events_are_stored_but_not_applied(store):
     outcome = store.record_webhook_event(body)
     assert outcome.first_time
     assert not outcome.applied
+    assert outcome.reason == "unknown_event"
+    assert store.webhook_counts() == {"unknown_event": 1}
+
+
+def documented_ready(request_id: int = REQUEST_ID, create_time: int = 1_800_000_000) -> dict:
+    """TikTok's own example of the event: no user_openid."""
+    event = ready_event(request_id, create_time)
+    del event["user_openid"]
+    return event
+
+
+def test_a_ready_event_without_user_openid_is_routed_by_its_request_id(store):
+    transfer = store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+
+    outcome = store.record_webhook_event(documented_ready())
+
+    assert outcome.applied
+    assert outcome.reason is None
+    assert outcome.transfer_id == transfer.id
+    assert store.get_transfer(transfer.id).status == "ready"
+    # The event is filed under the transfer's user, so the user's history stays complete.
+    assert store.unclaimed_ready_request("user-1", datetime.fromtimestamp(0, tz=UTC)) is None
+    assert store.webhook_event_totals() == {"portability.download.ready": {"stored": 1, "applied": 1}}
+
+
+def test_a_ready_event_without_user_openid_before_its_transfer_is_kept_and_counted(store):
+    outcome = store.record_webhook_event(documented_ready())
+    assert outcome.first_time
+    assert not outcome.applied
+    assert outcome.reason == "unknown_request"
+    assert store.webhook_counts() == {"unknown_request": 1}
+
+    transfer = store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+
+    assert transfer.status == "ready"
+    assert store.webhook_event_totals()["portability.download.ready"] == {"stored": 1, "applied": 1}
+
+
+def test_the_same_ready_event_with_or_without_user_openid_is_one_event(store):
+    store.create_transfer("user-1", "run-1", ["all_data"], REQUEST_ID)
+    assert store.record_webhook_event(documented_ready())
+    again = store.record_webhook_event(ready_event())
+    assert not again
+    assert again.reason == "duplicate"
+    assert store.webhook_counts() == {"duplicate": 1}
+
+
+def test_a_replayed_removal_changes_nothing_and_counts_as_a_duplicate(store):
+    grant = store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    event = removal(int(grant.consented_at.timestamp()) + 1)
+    assert store.record_webhook_event(event).applied
+    store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())  # the user comes back
+
+    replay = store.record_webhook_event(event)
+
+    assert not replay.first_time
+    assert store.get_grant("user-1").status == "active"
+    assert store.webhook_counts() == {"duplicate": 1}
+
+
+def test_a_removal_created_before_the_latest_consent_is_recorded_but_not_applied(store):
+    grant = store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    consented = int(grant.consented_at.timestamp())
+
+    late = store.record_webhook_event(removal(consented - 60, reason=5))
+
+    assert late.first_time
+    assert not late.applied
+    assert late.reason == "late_removal"
+    assert store.get_grant("user-1").status == "active"
+    assert store.get_grant("user-1").refresh_token is not None
+    assert store.webhook_counts() == {"late_removal": 1}
+    assert store.webhook_event_totals()["authorization.removed"] == {"stored": 1, "applied": 0}
+    # A removal after the consent still applies.
+    assert store.record_webhook_event(removal(consented + 60, reason=1)).applied
+    assert store.get_grant("user-1").status == "revoked"
+
+
+def test_a_removal_for_a_user_without_a_live_grant_is_counted(store):
+    outcome = store.record_webhook_event(removal(1_800_000_000, open_id="nobody"))
+    assert not outcome.applied
+    assert outcome.reason == "unknown_user"
+    store.upsert_grant("user-1", ["portability.all.ongoing"], tokens())
+    store.erase_grant("user-1")
+    assert store.record_webhook_event(removal(2_000_000_000)).reason == "unknown_user"
+    assert store.get_grant("user-1").status == "erased"
+    assert store.webhook_counts() == {"unknown_user": 2}
+
+
+def test_the_receiver_counts_what_it_could_not_parse(store):
+    store.count_webhook("malformed")
+    store.count_webhook("malformed")
+    store.count_webhook("wrong_client_key")
+    assert store.webhook_counts() == {"malformed": 2, "wrong_client_key": 1}
+    with pytest.raises(ValueError, match="unknown webhook reason"):
+        store.count_webhook("anything")
 
 
 def test_unclaimed_ready_request_names_the_newest_export_no_transfer_holds(store):

@@ -1,7 +1,8 @@
 """CLI: ``state migrate|generate-key|rotate-keys``, ``grants import|list|revoke``, ``transfers list``.
 
 The store comes from ``--state-url`` or ``TIKTOK_STATE_URL``; keys only from ``TIKTOK_FERNET_KEYS``
-(a key on the command line would be visible in the process list and shell history).
+(a key on the command line would be visible in the process list and shell history). The list
+commands read statuses only and work without a key; commands that touch tokens need one.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import date
 from typing import Any
 
 from tiktok_portability.state.crypto import generate_key
@@ -78,8 +80,11 @@ def _grants_import(args: argparse.Namespace) -> int:
 
 
 def _grants_list(args: argparse.Namespace) -> int:
-    store = _store(args)
-    grants = store.list_grants(args.status, limit=args.limit, after_open_id=args.after)
+    from tiktok_portability.state.status import list_grant_statuses
+
+    grants = list_grant_statuses(
+        _store(args), status=args.status, reason=args.reason, limit=args.limit, after_open_id=args.after
+    )
     rows = [
         {
             "open_id": g.open_id,
@@ -87,6 +92,7 @@ def _grants_list(args: argparse.Namespace) -> int:
             "scopes": ",".join(g.scopes),
             "access_expires_at": _time(g.access_expires_at),
             "refresh_expires_at": _time(g.refresh_expires_at),
+            "last_synced_at": _time(g.last_synced_at),
             "reason": g.status_reason or "",
         }
         for g in grants
@@ -102,9 +108,16 @@ def _grants_revoke(args: argparse.Namespace) -> int:
 
 
 def _transfers_list(args: argparse.Namespace) -> int:
-    store = _store(args)
-    transfers = store.list_transfers(
-        status=args.status, open_id=args.open_id, run_id=args.run_id, limit=args.limit
+    from tiktok_portability.state.status import list_transfer_statuses
+
+    transfers = list_transfer_statuses(
+        _store(args),
+        status=args.status,
+        reason=args.reason,
+        on_date=args.date,
+        open_id=args.open_id,
+        run_id=args.run_id,
+        limit=args.limit,
     )
     rows = [
         {
@@ -145,6 +158,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=_grants_import)
     p = grants_sub.add_parser("list", help="list grants")
     p.add_argument("--status", choices=GRANT_STATUSES, default=None)
+    p.add_argument("--reason", default=None, help="reason category, e.g. needs_reauth")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--after", default=None, help="page: open_ids after this one")
     p.add_argument("--json", action="store_true")
@@ -160,6 +174,8 @@ def register(subparsers: Any) -> None:
     transfers_sub = transfers.add_subparsers(dest="transfers_command", metavar="ACTION", required=True)
     p = transfers_sub.add_parser("list", help="list transfers")
     p.add_argument("--status", choices=TRANSFER_STATUSES, default=None)
+    p.add_argument("--reason", default=None, help="failure reason category, e.g. archive_corrupt")
+    p.add_argument("--date", type=date.fromisoformat, default=None, help="the run's snapshot date")
     p.add_argument("--open-id", default=None)
     p.add_argument("--run-id", default=None)
     p.add_argument("--limit", type=int, default=1000)

@@ -86,3 +86,11 @@ class TokenCipher:
 
     def __repr__(self) -> str:
         return f"TokenCipher(keys={self.key_count})"
+
+
+def optional_cipher(keys: str | Sequence[str | Secret] | None) -> TokenCipher | None:
+    """A cipher on ``keys``, or None when none is configured (a store that only reads statuses).
+
+    Keys that are given but invalid still raise KeyConfigError: a typo must not pass as "no key".
+    """
+    return TokenCipher(keys) if parse_keys(keys) else None

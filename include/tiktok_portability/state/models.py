@@ -28,6 +28,7 @@ class Grant:
     created_at: datetime
     updated_at: datetime
     data_format: str | None = None
+    consented_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -71,13 +72,18 @@ class Transfer:
 
 @dataclass(frozen=True)
 class WebhookOutcome:
-    """What record_webhook_event did: ``first_time`` is False for a repeated delivery."""
+    """What record_webhook_event did: ``first_time`` is False for a repeated delivery.
+
+    ``reason`` names why a delivery changed nothing (``duplicate``, ``unknown_request``, ...; see
+    ``store.WEBHOOK_IGNORED_REASONS``), None when it was applied.
+    """
 
     first_time: bool
     event: str
     applied: bool
     transfer_id: int | None = None
     detail: str = ""
+    reason: str | None = None
 
     def __bool__(self) -> bool:
         return self.first_time

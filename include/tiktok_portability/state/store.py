@@ -29,13 +29,14 @@ from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import Secret, fingerprint
 from tiktok_portability.scopes import ongoing_categories, split_scopes
 from tiktok_portability.state import migrations
-from tiktok_portability.state.crypto import KEYS_ENV, TokenCipher, parse_keys
+from tiktok_portability.state.crypto import KEYS_ENV, TokenCipher, optional_cipher
 from tiktok_portability.state.engine import WRITE_OPTION, create_engine, normalize_url
 from tiktok_portability.state.env import URL_ENV
 from tiktok_portability.state.errors import (
     DuplicateTransfer,
     GrantNotFound,
     InvalidTransition,
+    KeyConfigError,
     LockNotAcquired,
     TransferNotFound,
 )
@@ -50,6 +51,7 @@ from tiktok_portability.state.tables import (
     sync_runs,
     transfers,
     watermarks,
+    webhook_counters,
     webhook_events,
 )
 from tiktok_portability.state.transitions import IN_FLIGHT, TIMESTAMP_COLUMN, TRANSFER_STATUSES, is_allowed
@@ -67,6 +69,24 @@ REMOVAL_REASONS = {
     4: "account banned",
     5: "developer revoked",
 }
+# Why a signed webhook delivery changed nothing. It is answered 200 all the same (TikTok would
+# otherwise retry it for 72 hours), logged with the reason and counted in webhook_counters.
+WEBHOOK_DUPLICATE = "duplicate"  # the same event again (a retry or a replay)
+WEBHOOK_MALFORMED = "malformed"  # not a TikTok event body (the receiver's parse_event)
+WEBHOOK_WRONG_CLIENT_KEY = "wrong_client_key"  # signed with our secret, for another client_key
+WEBHOOK_UNKNOWN_EVENT = "unknown_event"  # an event type we do not act on (stored)
+WEBHOOK_UNKNOWN_REQUEST = "unknown_request"  # no transfer holds the request_id (yet: kept)
+WEBHOOK_UNKNOWN_USER = "unknown_user"  # a removal for a user we hold no live grant for
+WEBHOOK_LATE_REMOVAL = "late_removal"  # a removal created before the user's latest consent
+WEBHOOK_IGNORED_REASONS = (
+    WEBHOOK_DUPLICATE,
+    WEBHOOK_MALFORMED,
+    WEBHOOK_WRONG_CLIENT_KEY,
+    WEBHOOK_UNKNOWN_EVENT,
+    WEBHOOK_UNKNOWN_REQUEST,
+    WEBHOOK_UNKNOWN_USER,
+    WEBHOOK_LATE_REMOVAL,
+)
 # pg_advisory_xact_lock key serialising concurrent migrate() calls (arbitrary, fixed).
 _MIGRATION_LOCK_KEY = 0x7474_5354
 
@@ -135,9 +155,11 @@ def _canonical_content(content: Any) -> tuple[str, Any]:
 class StateStore:
     """The project's state, shared by every task and worker. Build with from_url/from_env."""
 
-    def __init__(self, engine: sa.Engine, cipher: TokenCipher, *, auto_migrate: bool = True) -> None:
+    def __init__(self, engine: sa.Engine, cipher: TokenCipher | None, *, auto_migrate: bool = True) -> None:
         self.engine = engine
-        self._cipher = cipher
+        # None: opened without a Fernet key. Statuses, transfers and runs hold no secret and stay
+        # readable; only reading or writing a token needs the key (see ``_cipher``).
+        self._token_cipher = cipher
         if auto_migrate and not self.schema_is_current():
             self.migrate()
 
@@ -152,15 +174,15 @@ class StateStore:
         auto_migrate: bool = True,
     ) -> StateStore:
         """A store on ``url``; keys default to ``TIKTOK_FERNET_KEYS`` (comma-separated, newest first)."""
-        keys = parse_keys(fernet_keys) if fernet_keys else parse_keys(os.environ.get(KEYS_ENV))
-        return cls(create_engine(url), TokenCipher(keys), auto_migrate=auto_migrate)
+        keys = fernet_keys if fernet_keys else os.environ.get(KEYS_ENV)
+        return cls(create_engine(url), optional_cipher(keys), auto_migrate=auto_migrate)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, auto_migrate: bool = True) -> StateStore:
         """``TIKTOK_STATE_URL`` (default: ``.tiktok_state.db`` in the working directory) and keys."""
         env = os.environ if env is None else env
         url = env.get(URL_ENV) or default_url()
-        return cls(create_engine(url), TokenCipher(parse_keys(env.get(KEYS_ENV))), auto_migrate=auto_migrate)
+        return cls(create_engine(url), optional_cipher(env.get(KEYS_ENV)), auto_migrate=auto_migrate)
 
     @classmethod
     def from_connection(
@@ -179,7 +201,18 @@ class StateStore:
         self.engine.dispose()
 
     def __repr__(self) -> str:
-        return f"StateStore(backend={self.engine.dialect.name}, keys={self._cipher.key_count})"
+        keys = self._token_cipher.key_count if self._token_cipher is not None else 0
+        return f"StateStore(backend={self.engine.dialect.name}, keys={keys})"
+
+    @property
+    def _cipher(self) -> TokenCipher:
+        """The token cipher; a store opened without a key refuses here, before any token is touched."""
+        if self._token_cipher is None:
+            raise KeyConfigError(
+                f"reading or writing tokens needs a Fernet key: set {KEYS_ENV} (comma-separated, newest "
+                "first) or the connection extra 'fernet_keys' (statuses can be read without one)"
+            )
+        return self._token_cipher
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -256,6 +289,7 @@ class StateStore:
             created_at=row.created_at,
             updated_at=row.updated_at,
             data_format=row.data_format,
+            consented_at=row.consented_at,
         )
 
     def _token_values(self, tokens: TokenLike) -> dict[str, Any]:
@@ -268,7 +302,11 @@ class StateStore:
         }
 
     def upsert_grant(self, open_id: str, scopes: Iterable[str] | str, tokens: TokenLike) -> Grant:
-        """Store a (re-)consent: new tokens, status active, any previous reason and flag cleared."""
+        """Store a (re-)consent: new tokens, status active, any previous reason and flag cleared.
+
+        The consent time is kept: an ``authorization.removed`` created before it is a late
+        delivery about the previous consent and leaves this grant alone.
+        """
         scope_list = split_scopes(scopes)
         now = utcnow()
         values = {
@@ -278,6 +316,7 @@ class StateStore:
             "status_reason": None,
             "refresh_started_at": None,
             "updated_at": now,
+            "consented_at": now,
             **self._token_values(tokens),
         }
         with self._write() as conn:
@@ -602,7 +641,11 @@ class StateStore:
                 conn.execute(
                     sa.update(webhook_events)
                     .where(webhook_events.c.id.in_([e.id for e in early]))
-                    .values(applied=True, transfer_id=row.id)
+                    .values(
+                        applied=True,
+                        transfer_id=row.id,
+                        user_openid=sa.func.coalesce(webhook_events.c.user_openid, open_id),
+                    )
                 )
             row = conn.execute(sa.select(transfers).where(transfers.c.id == row.id)).one()
         log.info(
@@ -801,27 +844,38 @@ class StateStore:
     # -- webhook events -------------------------------------------------------------------------
 
     @staticmethod
-    def webhook_dedupe_key(event: str, user_openid: str, create_time: int, content: Any) -> str:
+    def webhook_dedupe_key(event: str, user_openid: str | None, create_time: int, content: Any) -> str:
+        """The event's identity: a retried or replayed delivery has the same key.
+
+        A ``portability.download.ready`` is identified by its content (the request_id), not by a
+        user: TikTok's own example of it has no ``user_openid``.
+        """
         canonical, _ = _canonical_content(content)
         content_hash = hashlib.sha256(canonical.encode()).hexdigest()
-        return hashlib.sha256(f"{event}\n{user_openid}\n{create_time}\n{content_hash}".encode()).hexdigest()
+        who = "" if event == EVENT_DOWNLOAD_READY else (user_openid or "")
+        return hashlib.sha256(f"{event}\n{who}\n{create_time}\n{content_hash}".encode()).hexdigest()
 
     def record_webhook_event(self, payload: Mapping[str, Any]) -> WebhookOutcome:
         """Store a (signature-checked) webhook body once and apply it; falsy for a repeated delivery.
 
-        ``portability.download.ready`` marks the transfer with that request_id ready (or is kept
-        until create_transfer sees it); ``authorization.removed`` marks the grant revoked.
+        ``portability.download.ready`` is routed by ``content.request_id`` (``user_openid`` is
+        optional): it marks the transfer with that request_id ready, or is kept until
+        create_transfer sees it. ``authorization.removed`` marks the user's grant revoked, unless it
+        was created before the grant's latest consent (a late delivery: recorded, not applied).
+        An outcome that changed nothing carries a ``reason`` and is counted (``webhook_counts``).
         """
         try:
             event = str(payload["event"])
-            user_openid = str(payload["user_openid"])
             create_time = int(payload["create_time"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"webhook body lacks a valid event/user_openid/create_time: {exc}") from None
+            raise ValueError(f"webhook body lacks a valid event/create_time: {exc}") from None
+        user_openid = payload.get("user_openid") or None
+        if user_openid is not None:
+            user_openid = str(user_openid)
         content = payload.get("content", "")
         canonical, parsed = _canonical_content(content)
         request_id = parsed.get("request_id") if isinstance(parsed, dict) else None
-        if not isinstance(request_id, int) or isinstance(request_id, bool):
+        if not isinstance(request_id, int) or isinstance(request_id, bool) or not 0 < request_id < 2**63:
             request_id = None
         key = self.webhook_dedupe_key(event, user_openid, create_time, content)
         now = utcnow()
@@ -844,18 +898,21 @@ class StateStore:
                 .returning(webhook_events.c.id)
             ).first()
             if inserted is None:
-                log.info("webhook duplicate ignored event=%s open_id=%s", event, fingerprint(user_openid))
-                return WebhookOutcome(
-                    first_time=False, event=event, applied=False, detail="duplicate delivery"
+                outcome = WebhookOutcome(False, event, False, None, "duplicate delivery", WEBHOOK_DUPLICATE)
+            else:
+                outcome = self._apply_webhook(
+                    conn, inserted[0], event, user_openid, create_time, parsed, request_id, now
                 )
-            event_id = inserted[0]
-            outcome = self._apply_webhook(conn, event_id, event, user_openid, parsed, request_id, now)
+            if outcome.reason is not None:
+                self._count_webhook(conn, outcome.reason, now)
         log.info(
-            "webhook recorded event=%s open_id=%s request_id=%s applied=%s detail=%s",
+            "webhook recorded event=%s open_id=%s request_id=%s first_time=%s applied=%s reason=%s detail=%s",
             event,
-            fingerprint(user_openid),
+            fingerprint(user_openid) if user_openid else "-",
             request_id,
+            outcome.first_time,
             outcome.applied,
+            outcome.reason or "-",
             outcome.detail,
         )
         return outcome
@@ -865,17 +922,34 @@ class StateStore:
         conn: sa.Connection,
         event_id: int,
         event: str,
-        user_openid: str,
+        user_openid: str | None,
+        create_time: int,
         parsed: Any,
         request_id: int | None,
         now: datetime,
     ) -> WebhookOutcome:
-        if event == EVENT_DOWNLOAD_READY and request_id is not None:
+        def applied(transfer_id: int | None = None, **values: Any) -> None:
+            conn.execute(
+                sa.update(webhook_events)
+                .where(webhook_events.c.id == event_id)
+                .values(applied=True, transfer_id=transfer_id, **values)
+            )
+
+        if event == EVENT_DOWNLOAD_READY:
+            if request_id is None:
+                return WebhookOutcome(True, event, False, None, "no content.request_id", WEBHOOK_MALFORMED)
             row = conn.execute(
                 sa.select(transfers).where(transfers.c.request_id == request_id).with_for_update()
             ).first()
             if row is None:
-                return WebhookOutcome(True, event, False, None, "no transfer yet; applied when it is created")
+                return WebhookOutcome(
+                    True,
+                    event,
+                    False,
+                    None,
+                    "no transfer holds this request_id; applied if one is created",
+                    WEBHOOK_UNKNOWN_REQUEST,
+                )
             if is_allowed(row.status, "ready"):
                 conn.execute(
                     sa.update(transfers)
@@ -885,18 +959,34 @@ class StateStore:
                 detail = f"transfer {row.id} {row.status} -> ready"
             else:
                 detail = f"transfer {row.id} already {row.status}"
-            conn.execute(
-                sa.update(webhook_events)
-                .where(webhook_events.c.id == event_id)
-                .values(applied=True, transfer_id=row.id)
-            )
+            applied(row.id, user_openid=user_openid or row.open_id)
             return WebhookOutcome(True, event, True, row.id, detail)
         if event == EVENT_AUTHORIZATION_REMOVED:
+            if user_openid is None:
+                return WebhookOutcome(True, event, False, None, "no user_openid", WEBHOOK_MALFORMED)
+            grant = conn.execute(
+                sa.select(grants.c.status, grants.c.consented_at)
+                .where(grants.c.open_id == user_openid)
+                .with_for_update()
+            ).first()
+            if grant is None or grant.status == "erased":
+                return WebhookOutcome(True, event, False, None, "no live grant", WEBHOOK_UNKNOWN_USER)
+            if grant.consented_at is not None and create_time < grant.consented_at.timestamp():
+                # Retried for up to 72 h (our own revoke produces one too): the user has consented
+                # again since this removal, and the renewed grant must stay.
+                return WebhookOutcome(
+                    True,
+                    event,
+                    False,
+                    None,
+                    f"created before the latest consent ({grant.consented_at.isoformat(timespec='seconds')})",
+                    WEBHOOK_LATE_REMOVAL,
+                )
             code = parsed.get("reason") if isinstance(parsed, dict) else None
             label = REMOVAL_REASONS.get(code, "unknown") if isinstance(code, int) else "unknown"
-            result = conn.execute(
+            conn.execute(
                 sa.update(grants)
-                .where(grants.c.open_id == user_openid, grants.c.status != "erased")
+                .where(grants.c.open_id == user_openid)
                 .values(
                     status="revoked",
                     status_reason=f"authorization.removed: {label}",
@@ -906,12 +996,43 @@ class StateStore:
                     updated_at=now,
                 )
             )
-            applied = result.rowcount > 0
-            conn.execute(
-                sa.update(webhook_events).where(webhook_events.c.id == event_id).values(applied=applied)
+            applied()
+            return WebhookOutcome(True, event, True, None, "grant revoked")
+        return WebhookOutcome(True, event, False, None, "stored, nothing to apply", WEBHOOK_UNKNOWN_EVENT)
+
+    def _count_webhook(self, conn: sa.Connection, reason: str, now: datetime) -> None:
+        conn.execute(
+            _insert(conn, webhook_counters)
+            .values(reason=reason, count=1, last_at=now)
+            .on_conflict_do_update(
+                index_elements=[webhook_counters.c.reason],
+                set_={"count": webhook_counters.c.count + 1, "last_at": now},
             )
-            return WebhookOutcome(True, event, applied, None, "grant revoked" if applied else "no such grant")
-        return WebhookOutcome(True, event, False, None, "event stored, nothing to apply")
+        )
+
+    def count_webhook(self, reason: str) -> None:
+        """Count a signed delivery the receiver could not use at all (e.g. ``malformed``)."""
+        if reason not in WEBHOOK_IGNORED_REASONS:
+            raise ValueError(f"unknown webhook reason {reason!r}: one of {WEBHOOK_IGNORED_REASONS}")
+        with self._write() as conn:
+            self._count_webhook(conn, reason, utcnow())
+
+    def webhook_counts(self) -> dict[str, int]:
+        """Signed deliveries that changed nothing, by reason (see ``WEBHOOK_IGNORED_REASONS``)."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(webhook_counters.c.reason, webhook_counters.c.count)).all()
+        return {reason: int(count) for reason, count in rows}
+
+    def webhook_event_totals(self) -> dict[str, dict[str, int]]:
+        """Stored webhook events per event type: ``{"stored": n, "applied": m}``."""
+        query = sa.select(
+            webhook_events.c.event,
+            sa.func.count(),
+            sa.func.sum(sa.case((webhook_events.c.applied.is_(True), 1), else_=0)),
+        ).group_by(webhook_events.c.event)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {event: {"stored": int(n), "applied": int(done or 0)} for event, n, done in rows}
 
     def webhook_event_count(self, event: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(webhook_events)

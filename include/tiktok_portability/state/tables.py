@@ -60,6 +60,9 @@ grants = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # The export format this user's requests ask for ("json" / "text"); NULL: the run's default.
     sa.Column("data_format", sa.String(8)),
+    # When the user last consented (OAuth callback or import): an authorization.removed event
+    # created before it is late and must not revoke the renewed grant. NULL: unknown (older rows).
+    sa.Column("consented_at", UTCDateTime),
     sa.Index("ix_grants_due", "status", "has_ongoing", "open_id"),
     sa.Index("ix_grants_access_expires_at", "access_expires_at"),
 )
@@ -100,7 +103,8 @@ webhook_events = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
     sa.Column("event", sa.String(64), nullable=False),
-    sa.Column("user_openid", sa.String(128), nullable=False),
+    # TikTok's portability.download.ready carries no user_openid: filled from the transfer, if any.
+    sa.Column("user_openid", sa.String(128)),
     sa.Column("create_time", sa.BigInteger, nullable=False),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("request_id", sa.BigInteger),
@@ -110,6 +114,16 @@ webhook_events = sa.Table(
     sa.Index("ix_webhook_events_request_id", "request_id"),
     # Finding a user's ready export whose Add Data Request answer was lost.
     sa.Index("ix_webhook_events_user_event", "user_openid", "event"),
+)
+
+# Signed webhook deliveries that changed nothing, by reason (duplicate, unknown_request, ...):
+# answered 200 so TikTok stops retrying, counted here so ops can see them (``webhooks counts``).
+webhook_counters = sa.Table(
+    "webhook_counters",
+    metadata,
+    sa.Column("reason", sa.String(64), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
 )
 
 watermarks = sa.Table(
