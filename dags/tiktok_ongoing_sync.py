@@ -6,10 +6,11 @@ ready, download it into the immutable raw zone and normalize it into the Parquet
 processed in batches (``batch_size``) as a mapped task group, so batch k downloads while batch k+1
 is still waiting; one user's failure is recorded with its reason and never fails the batch.
 
-Trigger form (params): ``open_ids`` re-syncs only those users; ``categories`` narrows what is
-requested; ``reprocess_from_raw`` rebuilds the lake for ``snapshot_date`` (default: the run's date)
-from the raw zone without calling TikTok; ``dry_run`` plans and reports only. Backfill runs always
-reprocess from the raw zone. See docs/sync.md for the Ops runbook.
+Trigger form (params): ``open_ids`` re-syncs only those users; ``retry_failed`` re-syncs the users
+that failed on ``snapshot_date``; ``categories`` narrows what is requested; ``reprocess_from_raw``
+rebuilds the lake for ``snapshot_date`` (default: the run's date) from the raw zone without calling
+TikTok; ``dry_run`` plans and reports only. Backfill runs always reprocess from the raw zone. See
+docs/sync.md for the Ops runbook.
 
 Schedule: ``TIKTOK_SYNC_CRON`` (default ``0 2 * * *``) in ``TIKTOK_SYNC_TIMEZONE`` (default UTC).
 """
@@ -20,7 +21,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task, task_group
+from airflow.sdk import Asset, AssetAlias, Param, dag, task, task_group
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from tiktok_portability.contract import PUBLIC_TABLES, SYNC_DAG_ID, asset_uri
@@ -30,9 +31,13 @@ SYNC_CRON = os.environ.get("TIKTOK_SYNC_CRON", "0 2 * * *")
 SYNC_TZ = os.environ.get("TIKTOK_SYNC_TIMEZONE", "UTC")
 POOL = "tiktok_api"
 
-TABLE_ASSETS = [
-    Asset(name=f"tiktok_portability.{t}", uri=asset_uri(t), group="tiktok_portability") for t in PUBLIC_TABLES
-]
+# summarize emits an Asset event through this alias for each table the run wrote rows to, and
+# none for the others: a consumer scheduled on a table is not woken by a night that left it as is.
+TABLES_ALIAS = AssetAlias(name="tiktok_portability.tables", group="tiktok_portability")
+TABLE_ASSETS = {
+    t: Asset(name=f"tiktok_portability.{t}", uri=asset_uri(t), group="tiktok_portability")
+    for t in PUBLIC_TABLES
+}
 
 default_args = {
     "owner": "data-platform",
@@ -84,27 +89,94 @@ def _snapshot_date(context) -> str:
     tags=["tiktok", "portability", "sync"],
     doc_md=__doc__,
     params={
-        "open_ids": Param([], type="array", items={"type": "string"}, title="Re-sync only these open_ids"),
+        "open_ids": Param(
+            [],
+            type=["array", "null"],
+            items={"type": "string"},
+            title="Re-sync only these users",
+            description="open_ids to sync, one per line; empty: every user with an active ongoing grant. "
+            "Requested users that cannot be synced (no grant, needs_reauth, no matching scope) are "
+            "listed in the run summary with the reason.",
+        ),
+        "retry_failed": Param(
+            False,
+            type=["boolean", "null"],
+            title="Retry the users that failed",
+            description="Re-sync exactly the users whose last transfer for the snapshot date failed "
+            "(with open_ids: only those of them). The action to take after a run failed on "
+            "max_failure_rate, once the cause is fixed.",
+        ),
         "categories": Param(
             [],
-            type="array",
+            type=["array", "null"],
             items={"type": "string", "enum": ["all_data", "activity", "video", "profile", "direct_message"]},
-            title="Categories (empty: what each grant allows)",
+            examples=["all_data", "activity", "video", "profile", "direct_message"],
+            title="Categories",
+            description="Request only these categories (each user still gets only what their grant "
+            "allows); empty: everything each grant allows.",
         ),
-        "batch_size": Param(500, type="integer", minimum=1, maximum=100000, title="Users per batch"),
-        "reprocess_from_raw": Param(False, type="boolean", title="Rebuild from the raw zone (no API calls)"),
-        "dry_run": Param(False, type="boolean", title="Plan and report only"),
+        "batch_size": Param(
+            500,
+            type=["integer", "null"],
+            minimum=1,
+            maximum=100000,
+            title="Users per batch",
+            description="Users per mapped sync_batch. Raised so a run never maps more than 1,024 "
+            "batches. When re-syncing or rebuilding a date already committed, users committed "
+            "together stay in one batch (their files are rewritten as one), so a batch may be "
+            "bigger; the plan task's log says so.",
+        ),
+        "reprocess_from_raw": Param(
+            False,
+            type=["boolean", "null"],
+            title="Rebuild from the raw zone",
+            description="Rebuild the lake for the snapshot date from the archives already downloaded, "
+            "without calling TikTok (after a normalizer fix). Backfill runs always do this. Fails "
+            "when the raw zone holds no archive for the date.",
+        ),
+        "dry_run": Param(
+            False,
+            type=["boolean", "null"],
+            title="Dry run",
+            description="Plan and report who would be synced; no TikTok call, no lake write.",
+        ),
         "snapshot_date": Param(
-            None, type=["null", "string"], format="date", title="Snapshot date (default: run date)"
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Snapshot date",
+            description="The lake partition to write or rebuild (YYYY-MM-DD); empty: the run's date.",
         ),
-        "data_format": Param("json", type="string", enum=["json", "text"]),
+        "data_format": Param(
+            "json",
+            type=["string", "null"],
+            enum=["json", "text", None],
+            title="Export format",
+            description="Format to request for users without their own preference: json (default) or text.",
+        ),
         "max_failure_rate": Param(
-            0.2, type="number", minimum=0, maximum=1, title="Fail the run above this rate"
+            0.2,
+            type=["number", "null"],
+            minimum=0,
+            maximum=1,
+            title="Highest failure rate",
+            description="The run fails (summarize) when more than this share of planned users "
+            "failed; the others' rows are in the lake either way.",
         ),
         "wait_deadline_minutes": Param(
-            360, type="integer", minimum=1, title="Give up waiting after (minutes)"
+            360,
+            type=["integer", "null"],
+            minimum=1,
+            title="Wait deadline (minutes)",
+            description="Stop waiting for exports after this long; late ones are picked up by the next run.",
         ),
-        "poll_interval_s": Param(60, type="integer", minimum=1, title="Longest Check Status interval (s)"),
+        "poll_interval_s": Param(
+            60,
+            type=["integer", "null"],
+            minimum=1,
+            title="Longest Check Status interval (s)",
+            description="The longest pause between Check Status polls when no webhook arrives.",
+        ),
     },
 )
 def tiktok_ongoing_sync():
@@ -154,7 +226,7 @@ def tiktok_ongoing_sync():
         submitted >> wait >> fetched >> loaded
         return loaded
 
-    @task(outlets=TABLE_ASSETS, trigger_rule="all_done", retries=1)
+    @task(outlets=[TABLES_ALIAS], trigger_rule="all_done", retries=1)
     def summarize(reports, **context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -162,16 +234,16 @@ def tiktok_ongoing_sync():
 
         options = _options(context["params"], context["dag_run"].run_type)
         try:
-            summary = summarize_run(_runtime(), context["run_id"], options, list(reports or []))
+            # `reports` is the one report itself when the group mapped one batch (see step_reports_of).
+            summary = summarize_run(_runtime(), context["run_id"], options, reports)
         except SyncRunFailed as exc:
             raise AirflowFailException(str(exc)) from exc
         rows = summary.get("rows_per_table", {})
-        for asset in TABLE_ASSETS:
-            table = asset.uri.rsplit("/", 1)[-1]
-            context["outlet_events"][asset].extra = {
-                "snapshot_date": summary.get("snapshot_date"),
-                "rows": int(rows.get(table, 0)),
-            }
+        for table in summary.get("tables_changed", []):
+            context["outlet_events"][TABLES_ALIAS].add(
+                TABLE_ASSETS[table],
+                extra={"snapshot_date": summary.get("snapshot_date"), "rows": int(rows.get(table, 0))},
+            )
         return summary
 
     summarize(sync_batch.expand(batch=plan()))

@@ -44,6 +44,7 @@ from tiktok_portability.state.lake_lock import lake_lock
 from tiktok_portability.state.models import GRANT_STATUSES, Grant, QuotaDecision, Transfer, WebhookOutcome
 from tiktok_portability.state.tables import (
     grants,
+    oauth_states,
     quota_buckets,
     quota_calls,
     quota_usage,
@@ -319,9 +320,16 @@ class StateStore:
             "consented_at": now,
             **self._token_values(tokens),
         }
+        # A grant parked as ineligible (region) stays parked: consent does not change the region.
+        parked = grants.c.status == "ineligible"
+        update = {
+            **values,
+            "status": sa.case((parked, grants.c.status), else_=values["status"]),
+            "status_reason": sa.case((parked, grants.c.status_reason), else_=None),
+        }
         with self._write() as conn:
             stmt = _insert(conn, grants).values(open_id=open_id, created_at=now, **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=[grants.c.open_id], set_=values))
+            conn.execute(stmt.on_conflict_do_update(index_elements=[grants.c.open_id], set_=update))
             row = conn.execute(sa.select(grants).where(grants.c.open_id == open_id)).one()
         log.info("grant stored open_id=%s scopes=%s", fingerprint(open_id), ",".join(scope_list))
         return self._grant(row)
@@ -971,7 +979,8 @@ class StateStore:
             ).first()
             if grant is None or grant.status == "erased":
                 return WebhookOutcome(True, event, False, None, "no live grant", WEBHOOK_UNKNOWN_USER)
-            if grant.consented_at is not None and create_time < grant.consented_at.timestamp():
+            # create_time has whole seconds: a removal in the second of the consent still applies.
+            if grant.consented_at is not None and create_time < int(grant.consented_at.timestamp()):
                 # Retried for up to 72 h (our own revoke produces one too): the user has consented
                 # again since this removal, and the renewed grant must stay.
                 return WebhookOutcome(
@@ -1166,9 +1175,18 @@ class StateStore:
     # -- sync run plans -------------------------------------------------------------------------
 
     def save_run_plan(
-        self, run_id: str, snapshot_date: date | str, mode: str, batches: Sequence[Sequence[str]]
+        self,
+        run_id: str,
+        snapshot_date: date | str,
+        mode: str,
+        batches: Sequence[Sequence[str]],
+        left_out: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:
-        """Save a run's batches once; a second call for the same run returns the first plan."""
+        """Save a run's batches once; a second call for the same run returns the first plan.
+
+        ``left_out``: the requested users the plan did not take, each ``{"fingerprint", "index",
+        "reason"}`` (never an open_id: the summary that shows them is logged).
+        """
         now = utcnow()
         with self._write() as conn:
             inserted = conn.execute(
@@ -1180,6 +1198,7 @@ class StateStore:
                     users=sum(len(b) for b in batches),
                     batches=len(batches),
                     created_at=now,
+                    left_out=[dict(entry) for entry in left_out],
                 )
                 .on_conflict_do_nothing(index_elements=[sync_runs.c.run_id])
             )
@@ -1193,7 +1212,7 @@ class StateStore:
         return self.run_batches(run_id)
 
     def run_plan(self, run_id: str) -> dict[str, Any] | None:
-        """The saved plan's header: snapshot_date, mode, users, batches, created_at."""
+        """The saved plan's header: snapshot_date, mode, users, batches, created_at, left_out."""
         with self._read() as conn:
             row = conn.execute(sa.select(sync_runs).where(sync_runs.c.run_id == run_id)).first()
         return dict(row._mapping) if row else None
@@ -1217,6 +1236,25 @@ class StateStore:
         if value is None:
             raise KeyError(f"run {run_id!r} has no batch {batch}")
         return list(value)
+
+    def failed_open_ids(self, snapshot_date: date | str) -> list[str]:
+        """Users whose latest transfer in the runs of ``snapshot_date`` did not end normalized
+        (failed, expired or cancelled), by open_id: what ``retry_failed`` re-syncs."""
+        latest = (
+            sa.select(sa.func.max(transfers.c.id).label("id"))
+            .join(sync_runs, sync_runs.c.run_id == transfers.c.run_id)
+            .where(sync_runs.c.snapshot_date == str(snapshot_date), sync_runs.c.mode == "sync")
+            .group_by(transfers.c.open_id)
+            .subquery()
+        )
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(transfers.c.open_id)
+                .join(latest, latest.c.id == transfers.c.id)
+                .where(transfers.c.status.in_(("failed", "expired", "cancelled")))
+                .order_by(transfers.c.open_id)
+            ).all()
+        return [r.open_id for r in rows]
 
     def adopt_transfer(self, transfer_id: int, run_id: str, batch: int | None) -> Transfer:
         """Move an in-flight transfer from an earlier run into this one (it was not ready in time)."""
@@ -1276,3 +1314,40 @@ class StateStore:
                 raise GrantNotFound(f"no grant for open_id {fingerprint(open_id)}")
             row = conn.execute(sa.select(grants).where(grants.c.open_id == open_id)).one()
         return self._grant(row)
+
+    # -- consent deadline and region -------------------------------------------------------------
+
+    def grants_reconsent_due(self, notice: timedelta, *, limit: int = 1000) -> list[Grant]:
+        """Active grants whose refresh deadline (fixed at consent) falls within ``notice``.
+
+        Their users must consent again before it, or the grant ends ``needs_reauth`` with reason
+        ``consent_expired``. Soonest deadline first.
+        """
+        query = (
+            sa.select(grants)
+            .where(grants.c.status == "active", grants.c.refresh_expires_at < utcnow() + notice)
+            .order_by(grants.c.refresh_expires_at, grants.c.open_id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [self._grant(r) for r in rows]
+
+    # -- OAuth state -----------------------------------------------------------------------------
+
+    def spend_oauth_state(self, nonce: str, expires_at: datetime) -> bool:
+        """Record an OAuth ``state`` nonce as used; False when it was used before (a replay).
+
+        Only a hash is kept. Rows past their expiry are pruned here: an expired state is refused
+        by its own signature check, so it needs no row.
+        """
+        key = hashlib.sha256(nonce.encode()).hexdigest()
+        now = utcnow()
+        with self._write() as conn:
+            conn.execute(sa.delete(oauth_states).where(oauth_states.c.expires_at < now))
+            inserted = conn.execute(
+                _insert(conn, oauth_states)
+                .values(nonce_hash=key, expires_at=expires_at, spent_at=now)
+                .on_conflict_do_nothing(index_elements=[oauth_states.c.nonce_hash])
+            )
+        return inserted.rowcount == 1

@@ -23,7 +23,9 @@ class OptionsError(ValueError):
 class SyncOptions:
     """Options of one sync run.
 
-    ``open_ids`` narrows the run to chosen users (Ops re-sync); ``categories`` narrows what is
+    ``open_ids`` narrows the run to chosen users (Ops re-sync); ``retry_failed`` to the users whose
+    latest transfer of the snapshot date failed (with ``open_ids``: those among them that failed);
+    ``categories`` narrows what is
     requested (intersected with what each user's ongoing scopes allow); ``reprocess_from_raw``
     rebuilds the lake for the snapshot date from the raw zone without calling TikTok;
     ``dry_run`` plans and reports without calling TikTok or writing the lake.
@@ -34,6 +36,7 @@ class SyncOptions:
     categories: tuple[str, ...] | None = None
     data_format: str = "json"
     reprocess_from_raw: bool = False
+    retry_failed: bool = False
     dry_run: bool = False
     max_failure_rate: float = 0.2
     wait_deadline: timedelta = timedelta(hours=6)
@@ -60,6 +63,11 @@ class SyncOptions:
                 validate_categories(self.categories)
             except ScopeError as exc:
                 raise OptionsError(f"categories: {exc}") from None
+        if self.retry_failed and self.reprocess_from_raw:
+            raise OptionsError(
+                "retry_failed re-syncs failed users from TikTok; it cannot be combined with "
+                "reprocess_from_raw (a backfill run rebuilds from the raw zone)"
+            )
         if self.concurrency < 1:
             raise OptionsError(f"concurrency must be >= 1, got {self.concurrency!r}")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 
 from tiktok_portability.lake.keys import user_key
@@ -34,6 +35,45 @@ def due_open_ids(store: StateStore, options: SyncOptions) -> list[str]:
         if len(page) < _PAGE:
             break
     return out
+
+
+def _requested(store: StateStore, snapshot_date: date, options: SyncOptions) -> tuple[str, ...] | None:
+    """The users the run was asked for (None: every due user).
+
+    ``retry_failed`` asks for the users whose latest transfer of the date failed, narrowed to
+    ``open_ids`` when both are given.
+    """
+    chosen = tuple(dict.fromkeys(options.open_ids)) if options.open_ids else None
+    if not options.retry_failed:
+        return chosen
+    failed = store.failed_open_ids(snapshot_date)
+    return tuple(o for o in failed if chosen is None or o in chosen)
+
+
+def why_left_out(store: StateStore, open_id: str) -> str:
+    """In words, why a requested user is not due: ``"<reason>: <detail>"`` (no open_id in it)."""
+    grant = store.find_grant(open_id)
+    if grant is None:
+        return "unknown_user: no grant for this open_id"
+    if not grant.is_active:
+        detail = f" ({grant.status_reason})" if grant.status_reason else ""
+        return f"{grant.status}: the grant is {grant.status}{detail}"
+    if not ongoing_categories(grant.scopes):
+        return "no_ongoing_scope: the grant holds no portability.*.ongoing scope"
+    return "no_categories: the grant's scopes allow none of the requested categories"
+
+
+def left_out_entries(
+    requested: Sequence[str], planned: Iterable[str], reason: Callable[[str], str], options: SyncOptions
+) -> list[dict[str, object]]:
+    """The requested users not planned, each with its fingerprint, place in ``open_ids`` and reason."""
+    taken = set(planned)
+    position = {o: i for i, o in reversed(list(enumerate(options.open_ids or ())))}
+    return [
+        {"fingerprint": fingerprint(o), "index": position.get(o), "reason": reason(o)}
+        for o in requested
+        if o not in taken
+    ]
 
 
 def effective_batch_size(users: int, batch_size: int) -> int:
@@ -85,11 +125,19 @@ def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: Sy
         log.info("plan reused run_id=%s batches=%d", run_id, len(existing))
         return existing
     mode = "reprocess" if options.reprocess_from_raw else "sync"
+    requested = _requested(store, snapshot_date, options)
     if options.reprocess_from_raw:
-        refs = runtime.lake.raw.list(snapshot_date, list(options.open_ids) if options.open_ids else None)
+        wanted = list(requested) if requested is not None else None
+        refs = runtime.lake.raw.list(snapshot_date, wanted) if wanted != [] else []
         users = sorted({ref.open_id for ref in refs})
+        left_out = left_out_entries(
+            requested or (), users, lambda _: f"no_raw_archive: no raw archive for {snapshot_date}", options
+        )
     else:
-        users = due_open_ids(store, options)
+        users = due_open_ids(store, replace(options, open_ids=requested)) if requested != () else []
+        left_out = left_out_entries(requested or (), users, lambda o: why_left_out(store, o), options)
+    for entry in left_out:
+        log.warning("requested user left out fingerprint=%s reason=%s", entry["fingerprint"], entry["reason"])
     size = effective_batch_size(len(users), options.batch_size)
     if size != options.batch_size:
         log.warning(
@@ -108,7 +156,17 @@ def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: Sy
     while len(batches) > MAX_BATCHES:  # whole groups left batches part-empty: use bigger ones
         size *= 2
         batches = pack(users, size, holder)
-    numbers = store.save_run_plan(run_id, snapshot_date, mode, batches)
+    oversized = [len(b) for b in batches if len(b) > size]
+    if oversized:
+        log.warning(
+            "batch_size %d not kept for %d batch(es) of %s users: users committed together on %s "
+            "stay together (their batches' files are rewritten as one), see docs/sync.md",
+            size,
+            len(oversized),
+            "/".join(map(str, oversized)),
+            snapshot_date,
+        )
+    numbers = store.save_run_plan(run_id, snapshot_date, mode, batches, left_out)
     log.info(
         "plan run_id=%s snapshot_date=%s mode=%s users=%d batches=%d first_user=%s",
         run_id,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from tiktok_portability.clock import offset_s
+from tiktok_portability.contract import SYNC_DAG_ID
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
@@ -26,13 +27,46 @@ class SyncRunFailed(RuntimeError):
         self.summary = summary
 
 
+class NothingRebuilt(SyncRunFailed):
+    """A reprocess or backfill found no raw archive to rebuild the date from; the lake is unchanged."""
+
+
+StepReports = Mapping[str, Any] | Iterable[Mapping[str, Any] | None] | None
+
+
+def step_reports_of(value: StepReports) -> list[Mapping[str, Any]]:
+    """The batches' step reports as a list, whatever shape the orchestrator handed over.
+
+    Airflow's real scheduler hands a mapped task group's downstream task the ONE report itself
+    (not a list of one) when the group mapped exactly one instance, a sequence when it mapped
+    several and nothing or an empty sequence when it mapped none.
+    """
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [value]
+    reports = []
+    for item in value:
+        if item is None:
+            continue  # a batch whose normalize step did not run (it failed or was skipped)
+        if not isinstance(item, Mapping):
+            raise TypeError(f"a step report must be a mapping, got {type(item).__name__}: {item!r:.100}")
+        reports.append(item)
+    return reports
+
+
 def summarize_run(
     runtime: SyncRuntime,
     run_id: str,
     options: SyncOptions,
-    step_reports: Iterable[Mapping[str, Any]] = (),
+    step_reports: StepReports = (),
 ) -> dict[str, Any]:
-    """Build the summary from the state store (the truth) plus the normalize steps' row counts."""
+    """Build the summary from the state store (the truth) plus the normalize steps' row counts.
+
+    Raises :class:`NothingRebuilt` when a reprocess found no raw archive for its date, and
+    :class:`SyncRunFailed` when more than ``max_failure_rate`` of the planned users failed; both
+    messages name what to do next.
+    """
     store = runtime.store
     plan = store.run_plan(run_id)
     transfers = latest_per_user(store.transfers_for_run(run_id))
@@ -41,7 +75,7 @@ def summarize_run(
     for t in transfers:
         if t.status in ("expired", "cancelled"):
             failures[oc.DOWNLOAD_EXPIRED if t.status == "expired" else "cancelled"] += 1
-    step_reports = [rep for rep in step_reports if rep]
+    step_reports = step_reports_of(step_reports)
     rows: Counter[str] = Counter()
     record_errors = 0
     stale: set[str] = set()
@@ -87,18 +121,68 @@ def summarize_run(
         "later_dates_stale": sorted(stale),
         # Fingerprints of users erased while this run loaded them: their rows were removed again.
         "erased_after_commit": sorted(erased_again),
+        # Requested users (open_ids, retry_failed) the plan did not take, with the reason.
+        "left_out": list(plan.get("left_out") or []) if plan else [],
+        # Tables this run wrote rows to: the only ones that get an Asset event.
+        "tables_changed": sorted(t for t, n in rows.items() if n),
     }
     rate = failed / planned if planned else 0.0
     summary["failure_rate"] = round(rate, 4)
-    # One JSON line: greppable by Ops and parseable by log pipelines.
+    # One JSON line (greppable by Ops, parseable by log pipelines), then the same for people.
     log.info("run summary %s", json.dumps(summary, sort_keys=True, default=str))
+    log.info("%s", render_summary(summary))
+    day = summary["snapshot_date"]
+    if summary["mode"] == "reprocess" and not planned:
+        raise NothingRebuilt(
+            f"nothing could be rebuilt for snapshot_date {day}: the raw zone holds no archive of "
+            f"{'the requested users on ' if options.open_ids else ''}that date, so the lake is "
+            "unchanged. Dates before the first sync (or past raw retention) cannot be rebuilt; "
+            "to fetch today's data from TikTok, trigger a normal run instead",
+            summary,
+        )
     if planned and rate > options.max_failure_rate:
         raise SyncRunFailed(
             f"{failed} of {planned} users failed ({rate:.1%} > max_failure_rate "
-            f"{options.max_failure_rate:.1%}): {dict(failures)}",
+            f"{options.max_failure_rate:.1%}): {dict(sorted(failures.items()))}. The lake holds "
+            f"everyone else's rows. Next: see each user's reason (tiktok-portability transfers "
+            f"list --status failed, or the TikTok status view), then trigger {SYNC_DAG_ID} with "
+            f'{{"retry_failed": true, "snapshot_date": "{day}"}} to re-sync exactly the users '
+            "that failed (clearing this task only re-counts them)",
             summary,
         )
     return summary
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """The summary as a short table for people reading the task log."""
+    lines = [
+        f"run {summary.get('run_id')}: {summary.get('mode')} of {summary.get('snapshot_date')}"
+        + (" (dry run)" if summary.get("dry_run") else ""),
+        f"  users       planned {summary.get('users_planned', 0)}, synced {summary.get('users_synced', 0)}, "
+        f"failed {summary.get('users_failed', 0)} ({float(summary.get('failure_rate', 0)):.1%}), "
+        f"waiting {summary.get('users_waiting', 0)}, in {summary.get('batches', 0)} batch(es)",
+    ]
+    for reason_name, count in (summary.get("failed_by_reason") or {}).items():
+        lines.append(f"  failed      {count:>6}  {reason_name}")
+    for entry in summary.get("left_out") or []:
+        at = f" (open_ids[{entry['index']}])" if entry.get("index") is not None else ""
+        lines.append(f"  left out    {entry['fingerprint']}{at}: {entry['reason']}")
+    calls = summary.get("api_calls") or {}
+    if calls:
+        lines.append("  api calls   " + ", ".join(f"{k} {v}" for k, v in calls.items()))
+    lines.append(f"  downloaded  {int(summary.get('bytes_downloaded') or 0):,} bytes")
+    rows = {t: n for t, n in (summary.get("rows_per_table") or {}).items() if n}
+    if rows:
+        width = max(len(t) for t in rows)
+        lines.append("  rows added")
+        lines.extend(f"    {t:<{width}}  {n:>10,}" for t, n in rows.items())
+    else:
+        lines.append("  rows added  none")
+    if summary.get("record_errors"):
+        lines.append(f"  record errors {summary['record_errors']}")
+    if summary.get("later_dates_stale"):
+        lines.append("  later dates to reprocess: " + ", ".join(summary["later_dates_stale"]))
+    return "\n".join(lines)
 
 
 def parse_run_summary(log_text: str) -> dict[str, Any]:
