@@ -89,12 +89,14 @@ def test_requested_users_left_out_are_listed_with_their_reason(runtime, emulator
     }
     assert all(len(e["fingerprint"]) == 10 for e in summary["left_out"])
     assert not any(o in caplog.text for o in wanted[1:4]), "open_ids must not reach the log"
-    assert "left out" in caplog.text and "(open_ids[2]): needs_reauth" in caplog.text
+    assert "left out" in caplog.text
+    assert "(open_ids[2]): needs_reauth" in caplog.text
 
 
 def test_a_run_of_zero_users_ends_with_a_summary(runtime, emulator):
     summary = run_sync(runtime, "nobody", NIGHT, SyncOptions(open_ids=("ghost",), **FAST))
-    assert summary["batches"] == 0 and summary["users_planned"] == 0
+    assert summary["batches"] == 0
+    assert summary["users_planned"] == 0
     assert [e["reason"] for e in summary["left_out"]] == ["unknown_user: no grant for this open_id"]
     assert summary["tables_changed"] == []
 
@@ -103,7 +105,8 @@ def test_rebuilding_a_date_without_raw_archives_fails_saying_nothing_was_rebuilt
     onboard(runtime, emulator, scopes=["portability.all.ongoing"])
     with pytest.raises(NothingRebuilt, match="nothing could be rebuilt for snapshot_date 2020-01-01") as err:
         run_sync(runtime, "backfill", date(2020, 1, 1), SyncOptions(reprocess_from_raw=True))
-    assert err.value.summary["rows_per_table"] == {} and err.value.summary["tables_changed"] == []
+    assert err.value.summary["rows_per_table"] == {}
+    assert err.value.summary["tables_changed"] == []
     assert list(runtime.lake.storage.list("profile")) == []
 
 
@@ -114,7 +117,8 @@ def test_a_failed_run_names_retry_failed_and_retry_failed_resyncs_exactly_those_
     with pytest.raises(SyncRunFailed) as err:
         run_sync(runtime, "night", NIGHT, SyncOptions(max_failure_rate=0.0, **FAST))
     message = str(err.value)
-    assert "1 of 3 users failed" in message and "archive_corrupt" in message
+    assert "1 of 3 users failed" in message
+    assert "archive_corrupt" in message
     assert '{"retry_failed": true, "snapshot_date": "2026-11-20"}' in message
     assert runtime.store.failed_open_ids(NIGHT) == [broken]
 
@@ -122,10 +126,12 @@ def test_a_failed_run_names_retry_failed_and_retry_failed_resyncs_exactly_those_
     summary = run_sync(runtime, "retry", NIGHT, SyncOptions(retry_failed=True, **FAST))
 
     assert runtime.store.batch_members("retry", 0) == [broken]
-    assert summary["users_planned"] == summary["users_synced"] == 1 and summary["users_failed"] == 0
+    assert summary["users_planned"] == summary["users_synced"] == 1
+    assert summary["users_failed"] == 0
     assert runtime.store.failed_open_ids(NIGHT) == []
     again = run_sync(runtime, "retry-again", NIGHT, SyncOptions(retry_failed=True, **FAST))
-    assert again["users_planned"] == 0 and again["batches"] == 0
+    assert again["users_planned"] == 0
+    assert again["batches"] == 0
 
 
 def test_retry_failed_with_open_ids_takes_only_those_that_failed(runtime, emulator):
