@@ -15,7 +15,8 @@ with AirflowStack(tiktok_conn={"host": emulator_url, "login": key, "password": s
 ```
 
 For humans: ``python scripts/airflow_stack.py up [--port 8080] [--emulator-url URL]`` prints the
-UI address and the admin password and runs until Ctrl-C.
+UI address, the admin password and the environment for the ``tiktok-portability`` CLI against the
+stack's state store and lake, and runs until Ctrl-C.
 
 Decisions: PostgreSQL runs as an unprivileged user (it refuses root) in a temp directory with
 fsync off (throw-away data). The SimpleAuthManager stays on: the stack writes its password file
@@ -509,6 +510,18 @@ class AirflowStack:
         return "\n".join(lines)
 
 
+def cli_environment(stack: AirflowStack) -> list[str]:
+    """Shell lines that point ``tiktok-portability`` at the stack's state store and lake."""
+    cli = Path(sys.executable).with_name("tiktok-portability")
+    return [
+        f"export TIKTOK_STATE_URL='{stack.state_url}'",
+        f"export TIKTOK_LAKE_URI='{stack.lake_uri}'",
+        f"export TIKTOK_FERNET_KEYS='{stack.fernet_key}'  # only token commands need it",
+        f"{cli} transfers list --status failed",
+        f"{cli} grants list",
+    ]
+
+
 def _cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="airflow_stack.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -551,6 +564,9 @@ def _cli(argv: list[str] | None = None) -> int:
         print(f"state store:    {stack.state_url}")
         print(f"lake:           {stack.lake_uri}")
         print(f"logs:           {stack.process_logs} and {stack.logs_dir}")
+        print("the CLI against this stack, from another shell in this repository:")
+        for line in cli_environment(stack):
+            print(f"  {line}")
         print(f"started in {stack.startup_s['api_server']:.1f} s; Ctrl-C stops everything")
         while not stopping:
             time.sleep(0.5)

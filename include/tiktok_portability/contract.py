@@ -23,6 +23,8 @@ PUBLIC_TABLES: tuple[str, ...] = (
 )
 
 SYNC_DAG_ID = "tiktok_ongoing_sync"
+# The one environment variable naming the lake (Airflow tasks, the CLI, the demo and the stack).
+LAKE_URI_ENV = "TIKTOK_LAKE_URI"
 ASSET_URI_PREFIX = "x-tiktok-portability://lake/"
 
 

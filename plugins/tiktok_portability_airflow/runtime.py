@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tiktok_portability.sync import SyncRuntime
 
+from tiktok_portability.contract import LAKE_URI_ENV as LAKE_ENV
+
 LAKE_VARIABLE = "tiktok_lake_uri"
-LAKE_ENV = "TIKTOK_LAKE_URI"
 SCRATCH_ENV = "TIKTOK_SCRATCH_DIR"
 
 

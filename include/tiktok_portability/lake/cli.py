@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tiktok_portability.contract import LAKE_URI_ENV as LAKE_ENV
 from tiktok_portability.state.env import URL_ENV
-
-LAKE_ENV = "TIKTOK_PORTABILITY_LAKE"
 
 
 def _add_lake_args(parser: argparse.ArgumentParser) -> None:
