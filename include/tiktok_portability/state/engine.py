@@ -35,6 +35,7 @@ def normalize_url(url: str) -> str:
 
 
 def create_engine(url: str) -> sa.Engine:
+    """An engine whose errors never carry statement parameters (open_ids, encrypted tokens)."""
     try:
         parsed = sa.make_url(normalize_url(url))
     except sa.exc.ArgumentError:
@@ -43,7 +44,7 @@ def create_engine(url: str) -> sa.Engine:
     if backend == "sqlite":
         return _sqlite_engine(parsed)
     if backend == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
     raise StateConfigError(f"state store backend {backend!r} is not supported (use sqlite or postgresql)")
 
 
@@ -65,10 +66,14 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     database = url.database
     in_memory = not database or database == ":memory:"
     if in_memory:
-        engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
     else:
         _create_private(Path(database).expanduser())
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = sa.create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:

@@ -8,8 +8,10 @@ from typing import Literal
 
 from tiktok_portability.redact import Secret, fingerprint
 
-GrantStatus = Literal["active", "needs_reauth", "revoked", "erased"]
-GRANT_STATUSES: tuple[str, ...] = ("active", "needs_reauth", "revoked", "erased")
+# ineligible: TikTok serves no data for the account (outside the EEA/UK). A re-consent keeps it
+# parked (consent does not change the account's region); ``grants reactivate`` un-parks it.
+GrantStatus = Literal["active", "needs_reauth", "revoked", "erased", "ineligible"]
+GRANT_STATUSES: tuple[str, ...] = ("active", "needs_reauth", "revoked", "erased", "ineligible")
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,14 @@ sync_batches = sa.Table(
     sa.Column("batch", sa.Integer, primary_key=True),
     sa.Column("open_ids", sa.JSON, nullable=False),
 )
+
+# OAuth ``state`` nonces already used by a callback (hashed: the nonce is the browser's cookie).
+# Kept until the state would have expired anyway; a second callback with one is refused.
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("nonce_hash", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("spent_at", UTCDateTime, nullable=False),
+    sa.Index("ix_oauth_states_expires_at", "expires_at"),
+)
