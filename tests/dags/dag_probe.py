@@ -72,10 +72,14 @@ def main(dags_folder: str) -> None:
                 }
                 for t in dag.tasks
             ],
+            # The trigger form's schema of each param (what the UI renders).
+            "params": {name: dag.params.get_param(name).dump() for name in dag.params},
         }
     print(
         "DAG_PROBE_JSON="
-        + json.dumps({"import_errors": dict(bag.import_errors), "dags": dags, "file_costs": costs})
+        + json.dumps(
+            {"import_errors": dict(bag.import_errors), "dags": dags, "file_costs": costs}, default=str
+        )
     )
 
 
