@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from tests.state.stores import tokens
 from tiktok_portability.state import GrantNotFound
@@ -103,3 +104,46 @@ def test_watermarks_per_user_and_table(store):
     store.set_watermark("v", "likes", "1")
     assert store.get_watermark("u", "likes") == "20"
     assert store.get_watermarks("u") == {"likes": "20", "watch_history": "5"}
+
+
+def test_a_re_consent_keeps_an_ineligible_grant_parked_with_its_reason(store):
+    """TikTok decides eligibility by the account's region, which a consent does not change."""
+    store.upsert_grant("user-1", ONGOING, tokens())
+    store.mark_grant("user-1", "ineligible", "ineligible_region: outside the EEA/UK")
+
+    grant = store.upsert_grant("user-1", ONGOING, tokens("2"))
+
+    assert (grant.status, grant.status_reason) == ("ineligible", "ineligible_region: outside the EEA/UK")
+    assert grant.access_token.reveal().endswith("-2"), "the new tokens are kept for a later reactivation"
+    assert store.due_grants() == []
+
+
+def test_grants_whose_refresh_deadline_is_near_are_reconsent_due(store):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    store.upsert_grant("far", ONGOING, tokens())
+    near = tokens()
+    store.upsert_grant("near", ONGOING, replace(near, refresh_expires_at=near.expires_at + timedelta(days=3)))
+    store.upsert_grant("gone", ONGOING, tokens())
+    store.mark_grant("gone", "revoked")
+
+    due = store.grants_reconsent_due(timedelta(days=14))
+
+    assert [g.open_id for g in due] == ["near"]
+
+
+def test_an_oauth_state_is_spent_once_and_pruned_after_it_expires(store):
+    from datetime import timedelta
+
+    from tiktok_portability.clock import utcnow
+
+    soon = utcnow() + timedelta(minutes=10)
+    assert store.spend_oauth_state("nonce-1", soon) is True
+    assert store.spend_oauth_state("nonce-1", soon) is False
+    assert store.spend_oauth_state("nonce-2", utcnow() - timedelta(seconds=1)) is True
+    assert store.spend_oauth_state("nonce-3", soon) is True  # prunes nonce-2, already expired
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT nonce_hash FROM oauth_states")).scalars().all()
+    assert len(kept) == 2
+    assert not any("nonce" in k for k in kept), "only hashes are stored"

@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "quota_usage",
     "sync_runs",
     "sync_batches",
+    "oauth_states",
 }
 
 
