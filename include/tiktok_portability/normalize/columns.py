@@ -6,19 +6,16 @@ video-id extraction run in Arrow compute kernels over the whole slice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter, methodcaller
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiktok_portability.archive.string_records import RecordColumns
 from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeReport
-from tiktok_portability.normalize.shapes import Records, raw_fields
+from tiktok_portability.normalize.shapes import Records, all_keys, all_objects, as_dicts, pick
 from tiktok_portability.normalize.tables import TS
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
@@ -101,46 +98,16 @@ def video_ids(text: pa.Array) -> pa.Array:
     return pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
 
 
-def _pick(records: Sequence[Any], keys: list[str], attrs: dict[str, str] | None) -> list[Any]:
-    """Per record, the first non-empty value among ``keys`` (dicts, or structs with ``attrs``)."""
-    if attrs is None:
-        getters = [methodcaller("get", k) for k in keys]
-    else:
-        getters = [attrgetter(attrs[k]) for k in keys]
-    if len(getters) == 1:
-        return list(map(getters[0], records))
-    out = []
-    for r in records:
-        value = None
-        for get in getters:
-            value = get(r)
-            if value is not None and value != "":
-                break
-        out.append(value)
-    return out
-
-
-def _pick_columns(records: RecordColumns, keys: list[str]) -> pa.Array:
-    """:func:`_pick` over columns: per row, the first value among ``keys`` that is not empty."""
-    picked = records.columns[keys[0]]
-    for key in keys[1:]:
-        empty = pc.or_kleene(pc.is_null(picked), pc.equal(picked, ""))
-        picked = pc.if_else(empty, records.columns[key], picked)
-    return picked
-
-
 def build_columns(
     items: Records, rmap: RecordMap, path: str, report: NormalizeReport, first_index: int = 0
 ) -> SliceColumns:
     """Columns of ``rmap.table`` (without lineage and occurrence) for the records in ``items``."""
     records: Records
-    if isinstance(items, RecordColumns) and rmap.extra:
-        items = items.to_dicts()  # ``extra`` is built record by record
-    columnar = isinstance(items, RecordColumns)
-    attrs = raw_fields(items)
+    if rmap.extra:
+        items = as_dicts(items)  # ``extra`` is built record by record
     # Position in ``items`` of each record, when items that are not objects were dropped.
     positions: list[int] | None = None
-    if columnar or attrs is not None or set(map(type, items)) <= {dict}:
+    if all_objects(items):
         records = items
     else:
         records, positions = [], []
@@ -153,22 +120,14 @@ def build_columns(
     n = len(records)
     raw_keys: dict[str, list[str]] = {}
     # Sorted: when two spellings of one key both hold a value, the same one wins on every run.
-    if isinstance(records, RecordColumns):
-        keys_seen: Any = sorted(records.columns)
-    else:
-        keys_seen = attrs if attrs is not None else sorted(set().union(*records)) if records else ()
-    for key in keys_seen:
+    for key in all_keys(records):
         raw_keys.setdefault(norm_key(key), []).append(key)
     mapped = rmap.mapped_keys()
     fields_seen = {k: norm_key(k) in mapped for ks in raw_keys.values() for k in ks}
 
     def values(aliases: tuple[str, ...]) -> list[Any] | pa.Array | None:
         keys = [k for alias in aliases for k in raw_keys.get(alias, ())]
-        if not keys:
-            return None
-        if isinstance(records, RecordColumns):
-            return _pick_columns(records, keys)
-        return _pick(records, keys, attrs)
+        return pick(records, keys) if keys else None
 
     arrays: dict[str, pa.Array] = {}
     if rmap.timestamp:

@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 from tiktok_portability.archive.json_stream import JsonStream
 from tiktok_portability.archive.locate import ExportLayout, locate_export
 from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
-from tiktok_portability.archive.string_records import RecordColumns
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
 from tiktok_portability.normalize.batches import Lineage, TableBuffer
@@ -29,7 +28,7 @@ from tiktok_portability.normalize.routes import (
     route_list,
     route_object,
 )
-from tiktok_portability.normalize.shapes import Records, RecordShapes, record_keys, record_kind
+from tiktok_portability.normalize.shapes import Records, RecordShapes, concat, record_keys, record_kind
 from tiktok_portability.normalize.tables import TABLES
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.spill import HeldBatches
@@ -134,12 +133,7 @@ class _Run:
             return
         member, shown, _node, _kind = self.conversation_key  # type: ignore[misc]
         groups, self.conversations, self.conversation_rows = self.conversations, [], 0
-        items: Any = groups[0].items
-        if len(groups) > 1:
-            if isinstance(items, RecordColumns):
-                items = RecordColumns.concat([g.items for g in groups])
-            else:
-                items = [r for g in groups for r in g.items]
+        items = concat([g.items for g in groups])
         first = self.positions.get(shown, 0)
         self.positions[shown] = first + len(items)
         cols = build_columns(items, f.DM, shown, self.report, first_index=first)

@@ -11,15 +11,22 @@ its keys widen the struct; so values never differ from the dict path, only their
 Big slices whose records all hold every learned key with a string value skip Python objects
 altogether: :func:`~tiktok_portability.archive.string_records.decode_string_records` cuts them
 into Arrow columns (a :class:`RecordColumns`), and anything else goes to the struct decoder.
+That columnar reader is the one fast path the benchmark budget needs (docs/benchmarks.md), and
+this module is its only seam: the rest of the normalizer reads a slice's records through
+:func:`all_keys`, :func:`all_objects`, :func:`as_dicts`, :func:`concat` and :func:`pick`,
+whatever they are made of.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiktok_portability.archive.string_records import MIN_BYTES, RecordColumns, decode_string_records
 
@@ -111,3 +118,60 @@ def record_keys(records: Records) -> list[str]:
     if attrs is not None:
         return list(attrs)
     return list(records[0]) if records and isinstance(records[0], dict) else []
+
+
+def all_keys(records: Records) -> list[str]:
+    """Every raw key of a slice's records, sorted."""
+    if isinstance(records, RecordColumns):
+        return sorted(records.columns)
+    attrs = raw_fields(records)
+    if attrs is not None:
+        return sorted(attrs)
+    return sorted(set().union(*records)) if records else []
+
+
+def all_objects(records: Records) -> bool:
+    """Every item is a record (columns and learned structs always are; dicts when all are)."""
+    if isinstance(records, RecordColumns) or raw_fields(records) is not None:
+        return True
+    return set(map(type, records)) <= {dict}
+
+
+def as_dicts(records: Records) -> Records:
+    """Columns as dicts, for the per-record paths; anything else as it is."""
+    return records.to_dicts() if isinstance(records, RecordColumns) else records
+
+
+def concat(parts: Sequence[Records]) -> Records:
+    """One slice from consecutive slices of one :func:`record_kind`, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], RecordColumns):
+        return RecordColumns.concat(parts)  # type: ignore[arg-type]
+    return [r for part in parts for r in part]
+
+
+def pick(records: Records, keys: list[str]) -> list[Any] | pa.Array:
+    """Per record, the first value among ``keys`` that is neither missing nor ``""``."""
+    if isinstance(records, RecordColumns):
+        picked = records.columns[keys[0]]
+        for key in keys[1:]:
+            empty = pc.or_kleene(pc.is_null(picked), pc.equal(picked, ""))
+            picked = pc.if_else(empty, records.columns[key], picked)
+        return picked
+    attrs = raw_fields(records)
+    if attrs is None:
+        getters = [methodcaller("get", k) for k in keys]
+    else:
+        getters = [attrgetter(attrs[k]) for k in keys]
+    if len(getters) == 1:
+        return list(map(getters[0], records))
+    out = []
+    for r in records:
+        value = None
+        for get in getters:
+            value = get(r)
+            if value is not None and value != "":
+                break
+        out.append(value)
+    return out
