@@ -43,6 +43,7 @@ def test_grants_carry_their_last_sync_and_what_the_last_run_left(store):
     # A free-text reason is found by the status that names it.
     assert [g.open_id for g in list_grant_statuses(store, reason="revoked")] == ["u3"]
     assert [g.open_id for g in list_grant_statuses(store, open_id="u1")] == ["u1"]
+    assert [g.open_id for g in list_grant_statuses(store, open_ids=["u3", "u1", "nobody"])] == ["u1", "u3"]
 
 
 def test_a_reason_filter_matches_the_category_not_a_look_alike(store):

@@ -75,6 +75,7 @@ def list_grant_statuses(
     status: str | None = None,
     reason: str | None = None,
     open_id: str | None = None,
+    open_ids: Sequence[str] | None = None,
     limit: int = DEFAULT_LIMIT,
     after_open_id: str | None = None,
 ) -> list[GrantStatus]:
@@ -82,7 +83,7 @@ def list_grant_statuses(
 
     ``reason`` matches the category of the grant's reason or, for a free-text reason, its status
     (``needs_reauth``, ``revoked``, ``erased``), as :func:`tiktok_portability.sync.reasons.grant_category`
-    names it.
+    names it. ``open_ids`` narrows to those users (at most ``limit`` of them count).
     """
     columns = [c for c in grants.c if c.name not in _TOKEN_COLUMNS]
     query = sa.select(*columns).order_by(grants.c.open_id).limit(limit)
@@ -92,6 +93,8 @@ def list_grant_statuses(
         query = query.where(sa.or_(_reason_is(grants.c.status_reason, reason), grants.c.status == reason))
     if open_id:
         query = query.where(grants.c.open_id == open_id)
+    if open_ids is not None:
+        query = query.where(grants.c.open_id.in_(sorted(set(open_ids))[:limit]))
     if after_open_id:
         query = query.where(grants.c.open_id > after_open_id)
     with store.engine.connect() as conn:
