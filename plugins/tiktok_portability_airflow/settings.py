@@ -1,9 +1,12 @@
 """Connection fields -> typed settings (pure: no Airflow import, so it is tested without Airflow).
 
 ``tiktok_default`` (the app): host = API base URL, login = client key, password = client secret,
-extra = ``redirect_uri``, ``authorize_url``, ``scopes``, ``webhook_tolerance_s``, ``timeout_s``,
-``max_retries`` and the quota settings ``quota_per_window``, ``quota_window_s``, ``quota_mode``,
-``quota_safety_margin``, ``quota_oauth_per_window``.
+extra = ``redirect_uri`` (the OAuth callback's public URL, required for the sign-in pages: never
+taken from a request's Host header), ``authorize_url``, ``scopes``, ``oauth_cookie_secure`` (default
+true; false only for plain http on localhost), ``reconsent_notice_days`` (default 14),
+``webhook_tolerance_s``, ``timeout_s``, ``max_retries`` and the quota settings
+``quota_per_window``, ``quota_window_s``, ``quota_mode``, ``quota_safety_margin``,
+``quota_oauth_per_window``.
 
 ``tiktok_state`` (the state store): a SQLAlchemy URL, either in extra ``url`` or built from the
 connection's parts (conn_type ``postgres``/``sqlite``), and the Fernet keys in extra
@@ -27,6 +30,7 @@ OFFICIAL_API_HOST = "open.tiktokapis.com"
 OFFICIAL_AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
 FERNET_KEYS_ENV = "TIKTOK_FERNET_KEYS"
 DEFAULT_SCOPES: tuple[str, ...] = ("portability.all.ongoing",)
+DEFAULT_RECONSENT_NOTICE_DAYS = 14
 
 
 class SettingsError(ValueError):
@@ -70,6 +74,17 @@ class AppSettings:
     timeout_s: float = 30.0
     max_retries: int = 4
     quota: QuotaSettings = field(default_factory=QuotaSettings)
+    # The sign-in state cookie is Secure unless turned off for plain http on localhost.
+    oauth_cookie_secure: bool = True
+    # Days before a grant's refresh deadline (fixed at consent) it is flagged reconsent_due.
+    reconsent_notice_days: int = DEFAULT_RECONSENT_NOTICE_DAYS
+
+    @property
+    def oauth_start_url(self) -> str | None:
+        """The public ``/oauth/start`` link to send a user who must consent (again)."""
+        if not self.redirect_uri or not self.redirect_uri.rstrip("/").endswith("/oauth/callback"):
+            return None
+        return self.redirect_uri.rstrip("/").removesuffix("/callback") + "/start"
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,20 @@ def _number(extra: Mapping[str, Any], key: str, default: Any, conn_id: str, kind
         raise SettingsError(
             f"connection {conn_id!r}: extra {key}={value!r} is not a {kind.__name__}"
         ) from None
+
+
+def _flag(extra: Mapping[str, Any], key: str, default: bool, conn_id: str) -> bool:
+    value = extra.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"connection {conn_id!r}: extra {key} must be true or false")
 
 
 def _base_url(conn: ConnectionLike) -> str:
@@ -175,6 +204,10 @@ def app_settings(conn: ConnectionLike) -> AppSettings:
         timeout_s=_number(extra, "timeout_s", 30.0, conn.conn_id, float),
         max_retries=_number(extra, "max_retries", 4, conn.conn_id, int),
         quota=quota,
+        oauth_cookie_secure=_flag(extra, "oauth_cookie_secure", True, conn.conn_id),
+        reconsent_notice_days=_number(
+            extra, "reconsent_notice_days", DEFAULT_RECONSENT_NOTICE_DAYS, conn.conn_id, int
+        ),
     )
 
 

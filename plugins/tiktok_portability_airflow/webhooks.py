@@ -10,10 +10,7 @@ Routes (relative to the mount prefix, ``/tiktok`` by default):
   A verified delivery we cannot use (malformed, unknown event, unknown request or user, a late
   removal) is answered 200 too, logged with its reason and counted (``webhooks counts``): any
   other answer makes TikTok retry it for 72 hours.
-- ``GET /oauth/start``: creates a signed ``state`` bound to the browser and redirects to TikTok's
-  consent page.
-- ``GET /oauth/callback``: checks ``state``, exchanges the code, stores the grant and its scopes;
-  every failure renders a clear HTML page.
+- ``GET /oauth/start`` and ``GET /oauth/callback``: the Login Kit sign-in (``oauth_routes``).
 - ``GET /health``: liveness for load balancers (no state store access).
 
 This module does not import Airflow: it talks to a ``Services`` object (the hook in production,
@@ -22,16 +19,14 @@ a plain object in unit tests).
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tiktok_portability import clock, signatures
@@ -42,8 +37,7 @@ from tiktok_portability.state.store import (
     WEBHOOK_MALFORMED,
     WEBHOOK_WRONG_CLIENT_KEY,
 )
-from tiktok_portability.scopes import ScopeError, parse_scope
-from tiktok_portability_airflow import oauth_state
+from tiktok_portability_airflow.oauth_routes import add_oauth_routes
 from tiktok_portability_airflow.settings import AppSettings
 
 if TYPE_CHECKING:
@@ -179,15 +173,6 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _page(title: str, message: str, status_code: int) -> HTMLResponse:
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        "<body style='font-family:sans-serif;max-width:40em;margin:4em auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
-
-
 async def _ignored(svc: Services, reason: str, detail: str) -> Response:
     """A signed delivery we cannot use: counted and logged, answered 200 so it is not retried."""
     log.warning("webhook not used reason=%s detail=%s", reason, detail)
@@ -263,115 +248,9 @@ def create_app(services: Callable[[], Services] = default_services) -> FastAPI:
             answer["reason"] = outcome.reason
         return JSONResponse(answer)
 
-    @api.get("/oauth/start")
-    async def oauth_start(request: Request, scope: str | None = None) -> Response:
-        svc = await run_in_threadpool(lazy.get)
-        app = svc.app
-        if scope:
-            scopes = tuple(s.strip() for s in scope.split(",") if s.strip())
-            try:
-                for s in scopes:
-                    parse_scope(s)
-            except ScopeError as exc:
-                return _page("Cannot start the sign-in", str(exc), 400)
-        else:
-            scopes = app.scopes
-        state, decoded = oauth_state.issue(app.client_secret, scopes, now=clock.now_ts())
-        query = urlencode(
-            {
-                "client_key": app.client_key,
-                "scope": ",".join(scopes),
-                "response_type": "code",
-                "redirect_uri": _redirect_uri(request, app),
-                "state": state,
-            }
-        )
-        response = RedirectResponse(f"{app.authorize_url}?{query}", status_code=302)
-        response.set_cookie(
-            oauth_state.COOKIE_NAME,
-            decoded.nonce,
-            max_age=oauth_state.DEFAULT_TTL_S,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-            path=_cookie_path(request),
-        )
-        return response
-
-    @api.get("/oauth/callback", name="oauth_callback")
-    async def oauth_callback(
-        request: Request,
-        code: str | None = None,
-        state: str | None = None,
-        error: str | None = None,
-        error_description: str | None = None,
-    ) -> Response:
-        svc = await run_in_threadpool(lazy.get)
-        app = svc.app
-        try:
-            decoded = oauth_state.verify(
-                app.client_secret, state, request.cookies.get(oauth_state.COOKIE_NAME), now=clock.now_ts()
-            )
-        except oauth_state.OAuthStateError as exc:
-            log.warning("oauth callback rejected reason=%s", exc)
-            return _page("Sign-in could not be verified", f"{exc}. Nothing was stored.", 400)
-        if error:
-            log.info("oauth callback declined error=%s", error)
-            detail = error_description or error
-            return _done(
-                _page("TikTok did not connect", f"TikTok answered: {detail}. Nothing was stored.", 400),
-                request,
-            )
-        if not code:
-            return _done(_page("Sign-in incomplete", "The callback has no authorization code.", 400), request)
-        try:
-            grant_summary = await run_in_threadpool(
-                _exchange_and_store, svc, code, _redirect_uri(request, app)
-            )
-        except Exception as exc:
-            # The client and store raise errors whose messages carry no token (Secret everywhere).
-            log.warning("oauth exchange failed error=%s: %s", type(exc).__name__, exc)
-            return _done(
-                _page("TikTok connection failed", f"Exchanging the authorization code failed: {exc}", 502),
-                request,
-            )
-        open_fp, scopes = grant_summary
-        missing = [s for s in decoded.scopes if s not in scopes]
-        note = f" Not granted: {', '.join(missing)}." if missing else ""
-        return _done(
-            _page(
-                "TikTok account connected",
-                f"Account {open_fp} is connected with scopes: {', '.join(scopes) or 'none'}.{note} "
-                "You can close this page.",
-                200,
-            ),
-            request,
-        )
+    add_oauth_routes(api, lazy.get)
 
     return api
-
-
-def _exchange_and_store(svc: Services, code: str, redirect_uri: str) -> tuple[str, list[str]]:
-    with svc.get_client() as client:
-        tokens = client.exchange_code(code, redirect_uri)
-    svc.state_store.upsert_grant(tokens.open_id, tokens.scopes, tokens)
-    log.info("grant stored open_id=%s scopes=%s", fingerprint(tokens.open_id), ",".join(tokens.scopes))
-    return fingerprint(tokens.open_id), list(tokens.scopes)
-
-
-def _redirect_uri(request: Request, app: AppSettings) -> str:
-    # Behind a proxy the request URL may not be the public one: set redirect_uri in the connection.
-    return app.redirect_uri or str(request.url_for("oauth_callback"))
-
-
-def _cookie_path(request: Request) -> str:
-    return (request.scope.get("root_path") or "").rstrip("/") + "/oauth/"
-
-
-def _done(response: Response, request: Request) -> Response:
-    """Spend the state: the cookie is cleared so the same sign-in cannot be completed twice."""
-    response.delete_cookie(oauth_state.COOKIE_NAME, path=_cookie_path(request))
-    return response
 
 
 app = create_app()

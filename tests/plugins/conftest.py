@@ -73,6 +73,7 @@ def plugin_server(emulator_server, tmp_path_factory) -> Iterator[PluginServer]:
         client_secret=Secret(emulator_server.client_secret),
         authorize_url=f"{emulator_server.base_url}/v2/auth/authorize/",
         redirect_uri=f"http://127.0.0.1:{port}{PREFIX}/oauth/callback",
+        oauth_cookie_secure=False,  # plain http on 127.0.0.1: a Secure cookie would never come back
     )
     services = PlainServices(settings, StateStore.from_url(f"sqlite:///{db}", [generate_key()]))
     root = FastAPI()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from dataclasses import replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tiktok_portability.clock import OFFSET_ENV
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.state import StateStore, generate_key
 from tiktok_portability_airflow.oauth_state import COOKIE_NAME
 
 
@@ -141,8 +146,9 @@ def test_a_code_tiktok_refuses_renders_a_clear_page_and_stores_nothing(plugin_se
         f"{plugin_server.base_url}/oauth/callback", params={"code": "not-a-code", "state": query["state"]}
     )
 
-    assert page.status_code == 502
-    assert "Exchanging the authorization code failed" in page.text
+    assert page.status_code == 500
+    assert "nothing was stored" in page.text
+    assert "invalid_grant" not in page.text, "the page shows an error id, never the exception"
     assert "<script" not in page.text
 
 
@@ -159,3 +165,119 @@ def test_start_can_ask_for_narrower_scopes(plugin_server, browser):
     )
 
     assert query["scope"] == "portability.activity.ongoing,portability.directmessages.ongoing"
+
+
+def error_id_of(page_text: str) -> str:
+    match = re.search(r"error id: ([0-9a-f]{12})", page_text)
+    assert match, page_text
+    return match.group(1)
+
+
+def test_a_state_store_outage_shows_an_error_id_and_logs_the_detail_masked(
+    plugin_server, browser, emulator, monkeypatch, tmp_path, caplog
+):
+    """The SQL of a failed grant write holds the open_id and both encrypted tokens: none may leak."""
+    broken = StateStore.from_url(f"sqlite:///{tmp_path / 'broken.db'}", [generate_key()])
+    with broken.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE grants"))
+    monkeypatch.setattr(plugin_server.services, "state_store", broken)
+    open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="NL")["open_id"]
+    callback = consent(browser, start(plugin_server, browser)["location"], open_id)
+
+    with caplog.at_level(logging.INFO):
+        page = browser.get(callback)
+    broken.close()
+
+    assert page.status_code == 500
+    error_id = error_id_of(page.text)
+    for leaked in ("INSERT", "grants", open_id, "sqlite"):
+        assert leaked not in page.text
+    failures = [r.getMessage() for r in caplog.records if error_id in r.getMessage()]
+    assert len(failures) == 1
+    assert "store_grant" in failures[0]
+    assert "no such table" in failures[0]
+    assert fingerprint(open_id) in failures[0]
+    assert open_id not in caplog.text
+    assert "gAAAA" not in caplog.text, "a Fernet token (encrypted access/refresh token) was logged"
+
+
+def test_the_state_cookie_is_secure_unless_turned_off(plugin_server, browser, monkeypatch):
+    secure = replace(plugin_server.services.app, oauth_cookie_secure=True)
+    monkeypatch.setattr(plugin_server.services, "app", secure)
+
+    response = browser.get(f"{plugin_server.base_url}/oauth/start")
+
+    assert response.status_code == 302
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_redirect_uri_comes_only_from_the_configuration(plugin_server, browser, monkeypatch):
+    spoofed = browser.get(f"{plugin_server.base_url}/oauth/start", headers={"Host": "attacker.example"})
+    assert parse_qs(urlsplit(spoofed.headers["location"]).query)["redirect_uri"] == [
+        plugin_server.services.app.redirect_uri
+    ]
+    unset = replace(plugin_server.services.app, redirect_uri=None)
+    monkeypatch.setattr(plugin_server.services, "app", unset)
+
+    start_page = browser.get(f"{plugin_server.base_url}/oauth/start")
+    callback_page = browser.get(f"{plugin_server.base_url}/oauth/callback", params={"code": "c"})
+
+    for page in (start_page, callback_page):
+        assert page.status_code == 503
+        assert "redirect_uri" in page.text
+        assert "location" not in page.headers
+
+
+def test_a_spent_state_is_refused_even_replayed_with_its_cookie(plugin_server, browser, emulator):
+    open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="NL")["open_id"]
+    callback = consent(browser, start(plugin_server, browser)["location"], open_id)
+    cookie = browser.cookies.get(COOKIE_NAME)
+    assert browser.get(callback).status_code == 200
+    plugin_server.store.revoke_grant(open_id)
+
+    with httpx.Client(timeout=30, cookies={COOKIE_NAME: cookie}) as replayer:
+        again = replayer.get(callback)
+
+    assert again.status_code == 400
+    assert "already used" in again.text
+    assert plugin_server.store.get_grant(open_id).status == "revoked", "the replay stored nothing"
+
+
+def test_user_info_basic_may_be_asked_beside_the_portability_scopes(plugin_server, browser, emulator):
+    open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="NL")["open_id"]
+    query = start(plugin_server, browser, scope="portability.all.ongoing,user.info.basic")
+    assert query["scope"] == "portability.all.ongoing,user.info.basic"
+
+    page = browser.get(consent(browser, query["location"], open_id))
+
+    assert page.status_code == 200, page.text
+    assert plugin_server.store.get_grant(open_id).scopes == ["portability.all.ongoing", "user.info.basic"]
+
+
+def test_a_consent_page_refusing_the_region_renders_a_plain_page(plugin_server, browser, emulator):
+    emulator.configure(ineligible_region_mode="consent")
+    try:
+        open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="US")["open_id"]
+        callback = consent(browser, start(plugin_server, browser)["location"], open_id)
+        page = browser.get(callback)
+    finally:
+        emulator.configure(ineligible_region_mode="add")
+
+    assert page.status_code == 403
+    assert "cannot be connected" in page.text
+    assert "EEA and the UK" in page.text
+    assert plugin_server.store.find_grant(open_id) is None
+
+
+def test_a_re_consent_keeps_a_grant_parked_as_ineligible(plugin_server, browser, emulator):
+    open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="NL")["open_id"]
+    first = browser.get(consent(browser, start(plugin_server, browser)["location"], open_id))
+    assert first.status_code == 200
+    plugin_server.store.mark_grant(open_id, "ineligible", "ineligible_region: outside the EEA/UK")
+
+    page = browser.get(consent(browser, start(plugin_server, browser)["location"], open_id))
+
+    assert page.status_code == 200
+    assert "not eligible" in page.text
+    grant = plugin_server.store.get_grant(open_id)
+    assert (grant.status, grant.status_reason) == ("ineligible", "ineligible_region: outside the EEA/UK")

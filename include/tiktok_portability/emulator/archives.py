@@ -10,6 +10,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 from tiktok_portability.emulator.errors import EmulatorError
@@ -48,6 +49,12 @@ class ArchiveStore:
             if path.exists():
                 return path
             partial = path.with_suffix(".part")
+            if req.empty:
+                # An account outside the EEA/UK (empty_archive mode): a valid zip with no member.
+                with zipfile.ZipFile(partial, "w"):
+                    pass
+                partial.replace(path)
+                return path
             try:
                 # Imported here so the emulator's other endpoints work without the generator loaded.
                 from tiktok_portability.synth import UserSpec, write_archive

@@ -26,6 +26,9 @@ class EmulatorConfig(BaseModel):
 
     access_token_ttl_s: int = Field(default=2 * HOUR, gt=0)
     refresh_token_ttl_s: int = Field(default=180 * DAY, gt=0)
+    # TikTok documents refresh_expires_in as the REMAINING lifetime: the deadline is fixed at
+    # consent and a refresh does not move it. True restarts it on every refresh (the old reading).
+    refresh_deadline_restarts: bool = False
     authorization_code_ttl_s: int = Field(default=600, gt=0)
 
     prep_delay_s: float = Field(default=0.0, ge=0)
@@ -49,6 +52,10 @@ class EmulatorConfig(BaseModel):
 
     tick_interval_real_s: float = Field(default=0.2, gt=0)
     eligible_regions: frozenset[str] = EEA_UK_REGIONS
+    # What TikTok does for an account outside the EEA/UK is undocumented: "add" refuses the export
+    # (scope_not_authorized naming the region), "consent" also refuses on the consent page
+    # (access_denied naming the region), "empty_archive" serves an archive with no data.
+    ineligible_region_mode: Literal["add", "consent", "empty_archive"] = "add"
     request_log_max: int = Field(default=1_000_000, gt=0)
 
     def signing_secret(self) -> str:

@@ -74,6 +74,7 @@ class DataRequest:
     ready_time: float | None = None
     version: int | None = None  # the user's data version its archive holds, set when ready
     downloaded: bool = False  # one complete download happened
+    empty: bool = False  # served as an archive with no data (ineligible region, empty_archive mode)
 
     def in_flight(self) -> bool:
         """Blocks a new ongoing request: pending, or ready and not yet downloaded in full."""

@@ -141,7 +141,13 @@ async def authorize(request: Request) -> Response:
             return _choose_user_page(emu, request)
         if open_id == "new":
             open_id = emu.world.create_user(scopes=scopes, region=q.get("region", "NL")).open_id
-        emu.world.user(open_id)
+        user = emu.world.user(open_id)
+        if emu.config.ineligible_region_mode == "consent" and not emu.world.eligible(user):
+            raise OAuthError(
+                "access_denied",
+                f"Data Portability is not available in this account's region ({user.region}); "
+                "only EEA and UK accounts are eligible.",
+            )
         code = emu.world.create_code(open_id, redirect_uri, scopes)
         response: Response = _redirect(
             redirect_uri, {"code": code, "scopes": ",".join(scopes), "state": state}

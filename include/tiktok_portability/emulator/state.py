@@ -137,6 +137,10 @@ class World:
         log.info("user created open_id=%s region=%s scopes=%s", fingerprint(oid), user.region, granted)
         return user
 
+    def eligible(self, user: User) -> bool:
+        """TikTok returns data only for accounts in the EEA and the UK."""
+        return user.region in self.config.eligible_regions
+
     def user(self, open_id: str) -> User:
         with self._lock:
             user = self.users.get(open_id)
@@ -167,16 +171,18 @@ class World:
 
     # --- tokens ------------------------------------------------------------------------------
 
-    def issue_tokens(self, open_id: str) -> dict[str, Any]:
+    def issue_tokens(self, open_id: str, refresh_deadline: float | None = None) -> dict[str, Any]:
+        """A new token pair. ``refresh_deadline`` (a refresh) keeps the consent's deadline unless
+        ``refresh_deadline_restarts``; without it (a consent) the deadline starts now."""
         now = self._now()
+        if refresh_deadline is None or self.config.refresh_deadline_restarts:
+            refresh_deadline = now + self.config.refresh_token_ttl_s
         with self._lock:
             user = self.user(open_id)
             if not user.authorized:
                 user.authorized = True
             access = Token("act." + POOL.urlsafe(32), "access", open_id, now + self.config.access_token_ttl_s)
-            refresh = Token(
-                "rft." + POOL.urlsafe(32), "refresh", open_id, now + self.config.refresh_token_ttl_s
-            )
+            refresh = Token("rft." + POOL.urlsafe(32), "refresh", open_id, refresh_deadline)
             self.tokens[access.value] = access
             self.tokens[refresh.value] = refresh
             return {
@@ -185,7 +191,7 @@ class World:
                 "access_token": access.value,
                 "expires_in": self.config.access_token_ttl_s,
                 "refresh_token": refresh.value,
-                "refresh_expires_in": self.config.refresh_token_ttl_s,
+                "refresh_expires_in": max(0, int(refresh_deadline - now)),
                 "token_type": "Bearer",
             }
 
@@ -222,7 +228,7 @@ class World:
             if not user.authorized:
                 raise OAuthError("invalid_grant", "The user has deauthorized the app.")
             token.revoked = True  # rotation: the old refresh token stops working now
-            return self.issue_tokens(token.open_id)
+            return self.issue_tokens(token.open_id, refresh_deadline=token.expires_at)
 
     def revoke(self, token_value: str) -> None:
         """``/v2/oauth/revoke/``: the app gives up the user's authorization (all tokens die)."""
@@ -269,7 +275,8 @@ class World:
             canonical = validate_categories(categories)
         except ScopeError as exc:
             raise invalid_params(f"category_selection_list: {exc}") from None
-        if user.region not in self.config.eligible_regions:
+        empty = not self.eligible(user) and self.config.ineligible_region_mode == "empty_archive"
+        if not self.eligible(user) and not empty:
             raise scope_not_authorized(
                 f"Data Portability is not available for this user's region ({user.region}); "
                 "only EEA and UK users are eligible"
@@ -299,6 +306,7 @@ class World:
                 apply_time=int(now),
                 collect_time=int(now),
                 ready_at=now + self.config.prep_delay_s,
+                empty=empty,
             )
             self.requests[request_id] = req
             user.request_ids.append(request_id)
