@@ -49,6 +49,24 @@ class EmulatorConfig(BaseModel):
     webhook_timeout_real_s: float = Field(default=5.0, gt=0)
     # Deliver every event twice, to test that receivers are idempotent.
     webhook_duplicate: bool = False
+    # The defaults below are TikTok's documented shapes; each option is the other reading of a
+    # point the docs leave open (docs/emulator.md, "Documented behaviour and the other readings").
+    # TikTok's example of portability.download.ready has no user_openid; True adds it.
+    webhook_user_openid: bool = False
+    # Whether TikTok signs a retry again is undocumented: by default a retry keeps its first t.
+    webhook_resign_retries: bool = False
+    # Our own POST /v2/oauth/revoke/ produces authorization.removed with reason 5 (developer revoked).
+    webhook_on_app_revoke: bool = True
+    # Hold every delivery (queued, not attempted) until set back to False: late deliveries.
+    webhooks_paused: bool = False
+    # Cancel: the parameter table says query string, the example a JSON body; "either" accepts both.
+    cancel_request_id_from: Literal["either", "query", "body"] = "either"
+    # Download success: the zip with Content-Length (default), or chunked without it; its type.
+    download_chunked: bool = False
+    download_content_type: str = "application/zip"
+    # Download failures: JSON envelope with the error's HTTP status (default), or HTTP 200 with
+    # application/json ("http_200") or with the download content type ("http_200_binary").
+    download_errors: Literal["status", "http_200", "http_200_binary"] = "status"
 
     tick_interval_real_s: float = Field(default=0.2, gt=0)
     eligible_regions: frozenset[str] = EEA_UK_REGIONS

@@ -18,6 +18,7 @@ FaultKind = Literal[
     "revoke_token",
     "expire_request",
     "lose_response",
+    "oauth_error",
 ]
 
 # Faults that only make sense on one endpoint apply there whatever filter the caller gave.
@@ -47,10 +48,17 @@ class Fault(BaseModel):
     after_bytes: int | None = Field(default=None, ge=0)
     # revoke_token: the authorization.removed reason sent with the webhook.
     reason: int = Field(default=1, ge=0, le=5)
+    # oauth_error: the OAuth envelope's error code and the HTTP status carrying it. TikTok's token
+    # endpoint is known to answer errors with HTTP 200; temporarily_unavailable is RFC 6749's
+    # "try again later" (the request was not acted on).
+    error: str = Field(default="temporarily_unavailable", min_length=1, max_length=64)
+    http_status: int = Field(default=200, ge=200, le=599)
 
     def matches(self, endpoint: str, open_id: str | None) -> bool:
         wanted_endpoint = _ONLY_ON.get(self.kind, self.endpoint)
         if wanted_endpoint is not None and wanted_endpoint != endpoint:
+            return False
+        if self.kind == "oauth_error" and not endpoint.startswith("oauth_"):
             return False
         return self.open_id is None or self.open_id == open_id
 

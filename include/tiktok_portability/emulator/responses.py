@@ -28,12 +28,27 @@ def api_ok(data: dict[str, Any], log_id: str) -> Response:
     return json_response(envelope, headers={"X-Tt-Logid": log_id})
 
 
-def api_error(err: ApiError, log_id: str, headers: dict[str, str] | None = None) -> Response:
+def api_error(
+    err: ApiError,
+    log_id: str,
+    headers: dict[str, str] | None = None,
+    *,
+    status: int | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    """The error envelope; ``status``/``media_type`` override the HTTP status and content type
+    (the download_errors option: a JSON error carried by HTTP 200, maybe typed as the archive)."""
     envelope = {
         "data": {},
         "error": {"code": err.code, "message": err.message, "log_id": log_id, "http_status_code": err.status},
     }
-    return json_response(envelope, status=err.status, headers={"X-Tt-Logid": log_id, **(headers or {})})
+    body = json.dumps(envelope, separators=(",", ":")).encode()
+    return Response(
+        body,
+        status_code=err.status if status is None else status,
+        media_type=media_type,
+        headers={"X-Tt-Logid": log_id, **(headers or {})},
+    )
 
 
 def oauth_error(err: OAuthError, log_id: str) -> Response:

@@ -14,8 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from tiktok_portability.emulator.archives import ArchiveError
+from tiktok_portability.emulator.config import EmulatorConfig
 from tiktok_portability.emulator.connections import LostResponse
-from tiktok_portability.emulator.errors import ApiError, internal_error, invalid_params, rate_limit_exceeded
+from tiktok_portability.emulator.errors import (
+    ApiError,
+    OAuthError,
+    internal_error,
+    invalid_params,
+    rate_limit_exceeded,
+)
 from tiktok_portability.emulator.faults import Fault
 from tiktok_portability.emulator.models import DataRequest, User
 from tiktok_portability.emulator.responses import api_error, api_ok, new_log_id
@@ -107,6 +114,8 @@ async def apply_fault(emu: Emulator, fault: Fault, open_id: str | None, request:
         rid = await _safe_request_id(request)
         if rid is not None:
             emu.world.expire(rid)
+    elif fault.kind == "oauth_error":
+        raise OAuthError(fault.error, "Injected by the oauth_error fault.", status=fault.http_status)
 
 
 async def portability_call(request: Request, endpoint: str, handler: Handler) -> Response:
@@ -143,7 +152,7 @@ async def portability_call(request: Request, endpoint: str, handler: Handler) ->
         response = api_ok(result, log_id) if isinstance(result, dict) else result
         error_code = "ok"
     except ApiError as err:
-        response, error_code = api_error(err, log_id, headers), err.code
+        response, error_code = _error_response(cfg, endpoint, err, log_id, headers), err.code
         if err.status >= 500 or err.status == 429:
             log.info("portability call failed endpoint=%s code=%s status=%s", endpoint, err.code, err.status)
     emu.record(
@@ -157,6 +166,15 @@ async def portability_call(request: Request, endpoint: str, handler: Handler) ->
         generation=generation,
     )
     return lose_if_asked(fault, response)
+
+
+def _error_response(
+    cfg: EmulatorConfig, endpoint: str, err: ApiError, log_id: str, headers: dict[str, str]
+) -> Response:
+    if endpoint != "download" or cfg.download_errors == "status":
+        return api_error(err, log_id, headers)
+    media_type = "application/json" if cfg.download_errors == "http_200" else cfg.download_content_type
+    return api_error(err, log_id, headers, status=200, media_type=media_type)
 
 
 def lose_if_asked(fault: Fault | None, response: Response) -> Response:
@@ -192,8 +210,17 @@ async def _check(emu: Emulator, user: User, body: dict[str, Any], request: Reque
 
 
 async def _cancel(emu: Emulator, user: User, body: dict[str, Any], request: Request, fault: Fault | None):
-    rid = body.get("request_id", request.query_params.get("request_id"))
-    req = emu.world.cancel(user, rid)
+    # TikTok's parameter table puts request_id in the query string, its example in the JSON body.
+    source = emu.config.cancel_request_id_from
+    from_body = body.get("request_id") if source != "query" else None
+    from_query = request.query_params.get("request_id") if source != "body" else None
+    if (
+        from_body is not None
+        and from_query is not None
+        and parse_request_id(from_body) != parse_request_id(from_query)
+    ):
+        raise invalid_params("request_id differs between the query string and the body")
+    req = emu.world.cancel(user, from_body if from_body is not None else from_query)
     return {}, req.request_id
 
 
@@ -236,11 +263,12 @@ async def _download(emu: Emulator, user: User, body: dict[str, Any], request: Re
         if kind is None and sent == size:
             req.downloaded = True
 
-    headers = {
-        "Content-Length": str(length),
-        "Content-Disposition": f'attachment; filename="{req.request_id}.zip"',
-    }
-    return StreamingResponse(stream(), media_type="application/zip", headers=headers), req.request_id
+    # Headers are undocumented: Content-Length by default; download_chunked streams without it.
+    headers = {"Content-Disposition": f'attachment; filename="{req.request_id}.zip"'}
+    if not emu.config.download_chunked:
+        headers["Content-Length"] = str(length)
+    response = StreamingResponse(stream(), media_type=emu.config.download_content_type, headers=headers)
+    return response, req.request_id
 
 
 def _corrupt(chunk: bytes, offset: int, size: int) -> bytes:

@@ -43,6 +43,7 @@ SIZES = ("tiny", "small", "medium", "large")
 _TYPES_NARROW_FIRST = ("activity", "postsandprofile", "directmessages", "all")
 
 Notify = Callable[[str, str, dict[str, Any]], None]  # (event, open_id, content)
+DEVELOPER_REVOKED = 5  # authorization.removed reason when the app revoked the token itself
 Discard = Callable[[int], None]  # forget a request's archive file
 
 
@@ -231,13 +232,19 @@ class World:
             return self.issue_tokens(token.open_id, refresh_deadline=token.expires_at)
 
     def revoke(self, token_value: str) -> None:
-        """``/v2/oauth/revoke/``: the app gives up the user's authorization (all tokens die)."""
+        """``/v2/oauth/revoke/``: the app gives up the user's authorization (all tokens die).
+
+        TikTok lists reason 5, "developer revoked", for ``authorization.removed``: our own revoke
+        call produces the event (unless ``webhook_on_app_revoke`` is off).
+        """
         with self._lock:
             token = self.tokens.get(token_value)
             if token is None:
                 raise OAuthError("invalid_request", "Token is unknown.")
             self._kill_tokens(token.open_id)
             self.users[token.open_id].authorized = False
+        if self.config.webhook_on_app_revoke:
+            self._notify("authorization.removed", token.open_id, {"reason": DEVELOPER_REVOKED})
 
     def _kill_tokens(self, open_id: str) -> None:
         for token in self.tokens.values():

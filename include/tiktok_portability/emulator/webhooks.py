@@ -1,4 +1,10 @@
-"""Signed webhook deliveries, at least once, retried with exponential backoff like TikTok's."""
+"""Signed webhook deliveries, at least once, retried with exponential backoff like TikTok's.
+
+Bodies have TikTok's documented shape: ``client_key``, ``event``, ``create_time``, ``content`` (a
+JSON object serialized as a string) and ``user_openid`` except on ``portability.download.ready``
+(TikTok's own example has none; ``webhook_user_openid`` adds it). A retry keeps the signature's
+first ``t`` unless ``webhook_resign_retries``.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ from tiktok_portability.signatures import HEADER, sign
 
 log = logging.getLogger(__name__)
 
+READY_EVENT = "portability.download.ready"
+
 
 @dataclass
 class Delivery:
@@ -29,6 +37,7 @@ class Delivery:
     body: bytes
     created: float
     next_attempt: float
+    signed_at: int = 0  # the t of the first attempt, kept by retries unless they re-sign
     attempts: int = 0
     state: str = "queued"  # queued | delivered | failed
     last_status: int | None = None
@@ -48,6 +57,7 @@ class Delivery:
             "last_status": self.last_status,
             "last_error": self.last_error,
             "next_attempt": self.next_attempt,
+            "signed_at": self.signed_at,
         }
 
 
@@ -67,20 +77,16 @@ class WebhookDispatcher:
         if not cfg.webhook_url:
             return
         now = self._now()
-        body = json.dumps(
-            {
-                "client_key": cfg.client_key,
-                "event": event,
-                "create_time": int(now),
-                "user_openid": open_id,
-                "content": json.dumps(content),
-            }
-        ).encode()
+        payload: dict[str, Any] = {"client_key": cfg.client_key, "event": event, "create_time": int(now)}
+        if event != READY_EVENT or cfg.webhook_user_openid:
+            payload["user_openid"] = open_id
+        payload["content"] = json.dumps(content)
+        body = json.dumps(payload).encode()
         copies = 2 if cfg.webhook_duplicate else 1
         with self._lock:
             for _ in range(copies):
                 self.deliveries.append(
-                    Delivery(next(self._ids), event, open_id, cfg.webhook_url, body, now, now)
+                    Delivery(next(self._ids), event, open_id, cfg.webhook_url, body, now, now, int(now))
                 )
 
     def pending(self) -> int:
@@ -97,6 +103,8 @@ class WebhookDispatcher:
 
     def start_due(self, client: httpx.AsyncClient) -> None:
         """Start a send task for every delivery whose next attempt is due (not awaited)."""
+        if self._config().webhooks_paused:
+            return
         now = self._now()
         with self._lock:
             due = [
@@ -111,10 +119,8 @@ class WebhookDispatcher:
 
     async def _send(self, client: httpx.AsyncClient, d: Delivery) -> None:
         cfg = self._config()
-        headers = {
-            "Content-Type": "application/json",
-            HEADER: sign(cfg.signing_secret(), d.body, int(self._now())),
-        }
+        t = int(self._now()) if cfg.webhook_resign_retries else d.signed_at
+        headers = {"Content-Type": "application/json", HEADER: sign(cfg.signing_secret(), d.body, t)}
         status: int | None = None
         error: str | None = None
         try:
