@@ -136,6 +136,19 @@ async def test_download_restarts_after_a_drop_and_verifies_the_zip():
     assert result.attempts == 2
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/zip", "application/octet-stream"])
+async def test_an_error_envelope_with_http_200_is_an_error_like_in_the_sync_client(tmp_path, content_type):
+    body = b'{"data":{},"error":{"code":"invalid_params","message":"request_id 8 is expired","log_id":"l"}}'
+    script = Script(httpx.Response(200, content=body, headers={"Content-Type": content_type}))
+    client, _ = make(script)
+    async with client:
+        with pytest.raises(e.InvalidRequest, match="expired"):
+            await client.download(ACCESS_TOKEN, 8, tmp_path / "a.zip")
+    assert len(script.requests) == 1
+    assert script.requests[0].headers["accept"] == "*/*"
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_download_errors_map_like_the_sync_client(tmp_path):
     script = Script(fail(400, "invalid_params"), *[archive_response(corrupt_member_crc(ARCHIVE))] * 2)
     client, _ = make(script, max_retries=1)

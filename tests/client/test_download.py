@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import random
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -91,6 +93,59 @@ def test_a_success_envelope_instead_of_a_zip_is_unexpected(tmp_path):
     client, _, _ = make(Script(ok()))
     with client, pytest.raises(e.UnexpectedResponse, match="instead of a zip"):
         client.download(ACCESS_TOKEN, 5, tmp_path / "a.zip")
+
+
+def envelope_as(status: int, content_type: str, code: str = "invalid_params") -> httpx.Response:
+    body = json.dumps(
+        {"data": {}, "error": {"code": code, "message": "request_id 5 is expired", "log_id": "log-1"}}
+    ).encode()
+    return httpx.Response(status, content=body, headers={"Content-Type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type"),
+    [
+        (400, "application/json"),
+        (200, "application/json"),
+        (200, "application/zip"),
+        (200, ""),
+        (400, "text/plain"),
+    ],
+)
+def test_a_body_starting_with_a_brace_is_an_error_envelope_whatever_status_and_type(
+    tmp_path, status, content_type
+):
+    # An expired request must reach its own path, not four retries as a corrupt archive.
+    script = Script(envelope_as(status, content_type))
+    client, sleeps, _ = make(script)
+    with client, pytest.raises(e.InvalidRequest, match="expired"):
+        client.download(ACCESS_TOKEN, 5, tmp_path / "a.zip")
+    assert len(script.requests) == 1
+    assert sleeps.delays == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_envelope_with_http_200_and_a_retryable_code_is_retried(tmp_path):
+    script = Script(
+        envelope_as(200, "application/octet-stream", "rate_limit_exceeded"), archive_response(ARCHIVE)
+    )
+    client, _, _ = make(script)
+    with client:
+        result = client.download(ACCESS_TOKEN, 5, tmp_path / "a.zip")
+    assert result.attempts == 2
+
+
+def test_an_archive_of_any_content_type_without_content_length_is_accepted(tmp_path):
+    def chunked() -> Iterator[bytes]:
+        for i in range(0, len(ARCHIVE), 100):
+            yield ARCHIVE[i : i + 100]
+
+    response = httpx.Response(200, content=chunked(), headers={"Content-Type": "application/octet-stream"})
+    client, _, _ = make(Script(response))
+    with client:
+        result = client.download(ACCESS_TOKEN, 5, tmp_path / "a.zip")
+    assert (tmp_path / "a.zip").read_bytes() == ARCHIVE
+    assert result.content_type == "application/octet-stream"
 
 
 def test_a_dropped_connection_restarts_the_download_from_scratch(tmp_path):

@@ -9,12 +9,22 @@ from tiktok_portability.client import TikTokClient
 from tiktok_portability.client import errors as e
 from tiktok_portability.redact import fingerprint
 
-from .fakes import ACCESS_TOKEN, CLIENT_SECRET, OPEN_ID, REFRESH_TOKEN, Script, config, fail, oauth_fail
+from .fakes import (
+    ACCESS_TOKEN,
+    CLIENT_SECRET,
+    OPEN_ID,
+    REFRESH_TOKEN,
+    Script,
+    config,
+    fail,
+    oauth_fail,
+    token_body,
+)
 
 
 def client_for(script: Script, **overrides) -> TikTokClient:
     return TikTokClient(
-        config(max_retries=0, **overrides), transport=script.transport(), sleep=lambda s: None
+        config(**{"max_retries": 0, **overrides}), transport=script.transport(), sleep=lambda s: None
     )
 
 
@@ -115,8 +125,11 @@ def test_success_status_without_an_envelope_is_unexpected():
         (400, "unauthorized_client", e.InvalidClient),
         (400, "access_denied", e.OAuthError),
         (400, "unsupported_grant_type", e.OAuthError),
-        # TikTok's token endpoint sometimes answers 200 with an error body.
+        # TikTok's token endpoint sometimes answers 200 with an error body: an error at any status.
         (200, "invalid_grant", e.InvalidGrant),
+        (200, "invalid_client", e.InvalidClient),
+        (200, "access_denied", e.OAuthError),
+        (201, "invalid_grant", e.InvalidGrant),
         (429, "rate_limit_exceeded", e.RateLimited),
     ],
 )
@@ -128,6 +141,25 @@ def test_oauth_envelope_maps_to_oauth_errors(status, code, expected):
     assert info.value.code == code
     assert info.value.log_id == f"log-{code}"
     assert "refresh" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_temporarily_unavailable_is_retried_at_any_status_even_for_a_refresh(status):
+    # RFC 6749: the server did not act, so even a refresh (never resent after a 5xx, which may
+    # have rotated the token) is safe to send again.
+    script = Script(oauth_fail(status, "temporarily_unavailable"), httpx.Response(200, json=token_body()))
+    with client_for(script, max_retries=2) as client:
+        tokens = client.refresh(REFRESH_TOKEN, open_id=OPEN_ID)
+    assert tokens.open_id == OPEN_ID
+    assert len(script.requests) == 2
+
+
+def test_temporarily_unavailable_until_the_retries_run_out_is_raised_as_such():
+    script = Script(*[oauth_fail(200, "temporarily_unavailable")] * 3)
+    with client_for(script, max_retries=2) as client, pytest.raises(e.TemporarilyUnavailable) as info:
+        client.refresh(REFRESH_TOKEN, open_id=OPEN_ID)
+    assert info.value.code == "temporarily_unavailable"
+    assert info.value.http_status == 200
 
 
 def test_a_server_echoing_a_secret_does_not_leak_it_into_the_error():

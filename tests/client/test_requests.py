@@ -20,9 +20,11 @@ from .fakes import (
     REFRESH_TOKEN,
     RecordingLimiter,
     Script,
+    archive_response,
     config,
     ok,
     token_body,
+    zip_bytes,
 )
 
 CHECK_FIELDS = "request_id,apply_time,collect_time,status,data_format,category_selection_list"
@@ -99,13 +101,23 @@ def test_check_asks_for_every_field_and_types_the_answer():
     assert status.categories == ["all_data"]
 
 
-def test_cancel_sends_the_request_id_in_the_json_body():
+def test_cancel_sends_the_request_id_in_the_query_string_and_the_json_body():
+    # TikTok's parameter table says query string, its example a JSON body: both are sent.
     script = Script(ok())
     with run(script) as client:
         client.cancel(ACCESS_TOKEN, BIG_REQUEST_ID)
     request = script.requests[0]
     assert request.url.path == "/v2/user/data/cancel/"
+    assert request.url.params["request_id"] == str(BIG_REQUEST_ID)
     assert json.loads(request.content) == {"request_id": BIG_REQUEST_ID}
+
+
+def test_download_accepts_any_content_type_and_json_calls_ask_for_json(tmp_path):
+    script = Script(ok({"request_id": 5}), archive_response(zip_bytes()))
+    with run(script) as client:
+        client.add_data_request(ACCESS_TOKEN, ["activity"])
+        client.download(ACCESS_TOKEN, 5, tmp_path / "a.zip")
+    assert [r.headers["accept"] for r in script.requests] == ["application/json", "*/*"]
 
 
 def test_request_ids_must_be_ints_not_floats():

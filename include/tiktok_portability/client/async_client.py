@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, BinaryIO
 
 import httpx
@@ -22,7 +22,7 @@ from tiktok_portability.client.base import (
     ERROR_BODY_LIMIT,
     ClientBase,
     expected_length,
-    is_json,
+    is_envelope,
     not_an_archive,
     received_length,
     tokens_from,
@@ -190,11 +190,14 @@ class AsyncTikTokClient(ClientBase):
             "POST", call.path, json=call.json_body, headers=call.headers()
         ) as response:
             content_type = response.headers.get("content-type", "")
-            if response.status_code != 200 or is_json(content_type):
-                body = await _bounded_async(response)
+            chunks = response.aiter_bytes(self.config.download_chunk_bytes)
+            head = await anext(chunks, b"")
+            if is_envelope(response.status_code, content_type, head):
+                body = await _bounded_async(head, chunks)
                 endpoints.decode(call, response.status_code, response.headers, body)
                 raise not_an_archive(call, content_type)
-            async for chunk in response.aiter_bytes(self.config.download_chunk_bytes):
+            target.write(head)
+            async for chunk in chunks:
                 target.write(chunk)
             await asyncio.to_thread(
                 target.finish, expected_length(response.headers), received_length(response, target.size)
@@ -235,10 +238,10 @@ def _fp(open_id: str | None) -> str:
     return fingerprint(open_id) if open_id else "-"
 
 
-async def _bounded_async(response: httpx.Response) -> bytes:
-    out = bytearray()
-    async for chunk in response.aiter_bytes():
-        out += chunk
+async def _bounded_async(head: bytes, chunks: AsyncIterator[bytes]) -> bytes:
+    out = bytearray(head)
+    async for chunk in chunks:
         if len(out) >= ERROR_BODY_LIMIT:
             break
+        out += chunk
     return bytes(out[:ERROR_BODY_LIMIT])

@@ -36,6 +36,17 @@ def is_json(content_type: str) -> bool:
     return "json" in content_type.lower()
 
 
+def is_envelope(status: int, content_type: str, head: bytes) -> bool:
+    """Whether a download answer is TikTok's JSON envelope rather than the archive.
+
+    Neither the headers of a download nor the status of its failures are documented: besides a
+    non-200 status or a JSON content type, a body that starts with ``{`` is an envelope whatever
+    the status and type say (a zip starts with ``PK``), so an expired request is not mistaken for
+    a corrupt archive.
+    """
+    return status != 200 or is_json(content_type) or head.lstrip()[:1] == b"{"
+
+
 def expected_length(headers: httpx.Headers) -> int | None:
     """Content-Length of the wire body."""
     raw = headers.get("content-length")

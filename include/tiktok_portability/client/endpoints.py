@@ -47,9 +47,11 @@ class Call:
     unknown_outcome: type[OutcomeUnknown] | None = None
     retry_server_errors: bool = True
     secrets: tuple[Secret, ...] = field(default=(), repr=False)
+    # Download answers a zip whose content type TikTok does not document: accept anything.
+    accept: str = "application/json"
 
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {"Accept": "application/json"}
+        headers: dict[str, str] = {"Accept": self.accept}
         if self.bearer is not None:
             headers["Authorization"] = f"Bearer {self.bearer.reveal()}"
         return headers
@@ -108,30 +110,42 @@ def add_call(
 
 
 def _request_call(
-    operation: str, endpoint: str, path: str, token: Secret | str, request_id: int | str, open_id: str | None
+    operation: str,
+    endpoint: str,
+    path: str,
+    token: Secret | str,
+    request_id: int | str,
+    open_id: str | None,
+    **options: str,
 ) -> Call:
     secret = as_secret(token, "access_token")
     rid = coerce_request_id(request_id)
     return Call(
         ctx=CallContext(operation, open_id, rid),
         endpoint=endpoint,
-        path=f"{path}?fields={CHECK_FIELDS}" if endpoint == "check" else path,
+        path=path.format(request_id=rid),
         json_body={"request_id": rid},
         bearer=secret,
         secrets=(secret,),
+        **options,
     )
 
 
 def check_call(access_token: Secret | str, request_id: int | str, open_id: str | None = None) -> Call:
-    return _request_call("check_status", "check", CHECK_PATH, access_token, request_id, open_id)
+    path = f"{CHECK_PATH}?fields={CHECK_FIELDS}"
+    return _request_call("check_status", "check", path, access_token, request_id, open_id)
 
 
 def cancel_call(access_token: Secret | str, request_id: int | str, open_id: str | None = None) -> Call:
-    return _request_call("cancel", "cancel", CANCEL_PATH, access_token, request_id, open_id)
+    # TikTok's parameter table puts request_id in the query string, its example in the JSON
+    # body: both are sent, so either reading finds it.
+    path = CANCEL_PATH + "?request_id={request_id}"
+    return _request_call("cancel", "cancel", path, access_token, request_id, open_id)
 
 
 def download_call(access_token: Secret | str, request_id: int | str, open_id: str | None = None) -> Call:
-    return _request_call("download", "download", DOWNLOAD_PATH, access_token, request_id, open_id)
+    path = DOWNLOAD_PATH
+    return _request_call("download", "download", path, access_token, request_id, open_id, accept="*/*")
 
 
 def exchange_call(
@@ -232,7 +246,9 @@ def decode(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> 
         if isinstance(envelope, str) and envelope:
             envelope = errors.scrub(envelope, secrets)
             oauth_cls: type[TikTokError] = errors.OAUTH_CODES.get(envelope, errors.OAuthError)
-            if status == 429 or status >= 500:
+            # An error body counts at any status (TikTok answers some with HTTP 200); a 429 or
+            # 5xx status classifies it, except the code that says the server did not act.
+            if (status == 429 or status >= 500) and oauth_cls is not errors.TemporarilyUnavailable:
                 oauth_cls = errors.class_for_status(status)
             raise _error(
                 oauth_cls,

@@ -137,6 +137,13 @@ class InvalidGrant(OAuthError):
     user must consent again."""
 
 
+class TemporarilyUnavailable(OAuthError):
+    """``temporarily_unavailable`` (RFC 6749): the server did not act on the request; retry later.
+    TikTok may send it with HTTP 200, like any OAuth error."""
+
+    retryable = True
+
+
 class InvalidClient(OAuthError):
     """``invalid_client`` / ``unauthorized_client``: the app's client key or secret is wrong."""
 
@@ -169,6 +176,7 @@ PORTABILITY_CODES: dict[str, type[TikTokError]] = {
 }
 
 OAUTH_CODES: dict[str, type[OAuthError]] = {
+    "temporarily_unavailable": TemporarilyUnavailable,
     "invalid_grant": InvalidGrant,
     "invalid_client": InvalidClient,
     "unauthorized_client": InvalidClient,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -17,7 +18,7 @@ from tiktok_portability.client.base import (
     ClientBase,
     bounded,
     expected_length,
-    is_json,
+    is_envelope,
     not_an_archive,
     received_length,
     tokens_from,
@@ -181,11 +182,14 @@ class TikTokClient(ClientBase):
     def _stream_once(self, call: Call, target: ArchiveSink) -> str:
         with self._http.stream("POST", call.path, json=call.json_body, headers=call.headers()) as response:
             content_type = response.headers.get("content-type", "")
-            if response.status_code != 200 or is_json(content_type):
-                body = bounded(response.iter_bytes())
+            chunks = response.iter_bytes(self.config.download_chunk_bytes)
+            head = next(chunks, b"")
+            if is_envelope(response.status_code, content_type, head):
+                body = bounded(itertools.chain((head,), chunks))
                 endpoints.decode(call, response.status_code, response.headers, body)
                 raise not_an_archive(call, content_type)
-            for chunk in response.iter_bytes(self.config.download_chunk_bytes):
+            target.write(head)
+            for chunk in chunks:
                 target.write(chunk)
             target.finish(expected_length(response.headers), received_length(response, target.size))
             return content_type
