@@ -163,3 +163,28 @@ def test_list_commands_read_statuses_without_a_fernet_key(cli_env, monkeypatch, 
     # Writing a token still needs the key, and says which variable to set.
     assert main(["state", "rotate-keys"]) == 1
     assert "TIKTOK_FERNET_KEYS" in capsys.readouterr().err
+
+
+def test_webhooks_counts_shows_events_and_what_changed_nothing_by_reason(cli_env, monkeypatch, capsys):
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    store.create_transfer("u1", "run-1", ["all_data"], 10)
+    ready = {"event": "portability.download.ready", "create_time": 1, "content": '{"request_id": 10}'}
+    store.record_webhook_event(ready)
+    store.record_webhook_event(ready)
+    store.count_webhook("malformed")
+    monkeypatch.delenv("TIKTOK_FERNET_KEYS")
+
+    assert main(["webhooks", "counts", "--json"]) == 0
+
+    rows = {(r["kind"], r["name"]): r for r in json.loads(capsys.readouterr().out)}
+    assert rows["event", "portability.download.ready"] == {
+        "kind": "event",
+        "name": "portability.download.ready",
+        "count": 1,
+        "applied": 1,
+    }
+    assert rows["not used", "duplicate"]["count"] == 1
+    assert rows["not used", "malformed"]["count"] == 1
+    assert rows["not used", "late_removal"]["count"] == 0
+    assert main(["webhooks", "counts"]) == 0
+    assert "unknown_request" in capsys.readouterr().out

@@ -137,6 +137,24 @@ def _transfers_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks_counts(args: argparse.Namespace) -> int:
+    """Stored events per type, and signed deliveries that changed nothing by reason."""
+    from tiktok_portability.state.store import WEBHOOK_IGNORED_REASONS
+
+    store = _store(args)
+    rows: list[dict[str, Any]] = [
+        {"kind": "event", "name": event, "count": totals["stored"], "applied": totals["applied"]}
+        for event, totals in sorted(store.webhook_event_totals().items())
+    ]
+    counts = store.webhook_counts()
+    rows += [
+        {"kind": "not used", "name": reason, "count": counts.get(reason, 0), "applied": ""}
+        for reason in WEBHOOK_IGNORED_REASONS
+    ]
+    _print_table(rows, args.json)
+    return 0
+
+
 def register(subparsers: Any) -> None:
     state = subparsers.add_parser("state", help="state store administration")
     state_sub = state.add_subparsers(dest="state_command", metavar="ACTION", required=True)
@@ -182,3 +200,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     _add_url(p)
     p.set_defaults(handler=_transfers_list)
+
+    webhooks = subparsers.add_parser("webhooks", help="TikTok webhook deliveries the receiver got")
+    webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+    p = webhooks_sub.add_parser(
+        "counts",
+        help="events stored per type, and signed deliveries answered 200 that changed nothing, by reason",
+    )
+    p.add_argument("--json", action="store_true")
+    _add_url(p)
+    p.set_defaults(handler=_webhooks_counts)
