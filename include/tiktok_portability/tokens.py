@@ -42,6 +42,7 @@ from tiktok_portability.state.store import StateStore, TokenLike
 log = logging.getLogger(__name__)
 
 DEFAULT_HORIZON = timedelta(minutes=10)
+CONSENT_EXPIRED = "consent_expired"
 OUTCOME_LOST = "refresh outcome lost"
 # OAuth error codes that mean the user's authorization itself is gone (not an app misconfiguration).
 _USER_AUTH_CODES = frozenset({"invalid_grant", "access_denied", "invalid_scope"})
@@ -132,7 +133,10 @@ def refresh_locked(store: StateStore, client: RefreshingClient, grant: Grant) ->
     if grant.refresh_token is None:
         raise _needs_reauth(store, open_id, "no refresh token stored")
     if grant.refresh_expires_at is not None and grant.refresh_expires_at <= now:
-        raise _needs_reauth(store, open_id, "refresh token expired")
+        # The deadline is fixed at consent (refresh_expires_in counts down): only a new consent
+        # renews it. An expected end, reported apart from failures.
+        deadline = grant.refresh_expires_at.isoformat(timespec="seconds")
+        raise _needs_reauth(store, open_id, f"{CONSENT_EXPIRED}: refresh deadline {deadline} passed")
     recovering = grant.refresh_in_progress
     if recovering:
         log.warning("recovering an unfinished refresh open_id=%s", fingerprint(open_id))

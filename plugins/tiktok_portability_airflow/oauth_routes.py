@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tiktok_portability import clock
+from tiktok_portability.eligibility import mentions_region
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.scopes import ScopeError, check_requested_scopes
 from tiktok_portability_airflow import oauth_state
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Words TikTok's consent page may use when it refuses an account outside the EEA/UK. What it
-# really sends is undocumented (docs/emulator.md): any of these in error or error_description.
-_REGION_WORDS = ("region", "eligib", "country", "eea")
 
 
 class OAuthServices(Protocol):
@@ -127,11 +125,6 @@ def _not_configured() -> HTMLResponse:
         "The operator has not configured this sign-in yet (the connection's redirect_uri is missing).",
         503,
     )
-
-
-def _is_region_refusal(*texts: str | None) -> bool:
-    text = " ".join(t for t in texts if t).lower()
-    return any(word in text for word in _REGION_WORDS)
 
 
 def _account(connected: Connected) -> str:
@@ -248,7 +241,7 @@ def add_oauth_routes(api: FastAPI, services: Callable[[], OAuthServices]) -> Non
 
 
 def _declined(error: str, description: str | None) -> HTMLResponse:
-    if _is_region_refusal(error, description):
+    if mentions_region(error, description):
         log.info("oauth callback declined reason=ineligible_region error=%s", error[:64])
         return page(
             "This TikTok account cannot be connected",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,8 @@ def build_runtime(
         lake=lake,
         limiter=hook.get_limiter(),
         scratch_dir=os.environ.get(SCRATCH_ENV),
+        reconsent_notice=timedelta(days=hook.app.reconsent_notice_days),
+        oauth_start_url=hook.app.oauth_start_url,
     )
 
 

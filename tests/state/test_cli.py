@@ -188,3 +188,31 @@ def test_webhooks_counts_shows_events_and_what_changed_nothing_by_reason(cli_env
     assert rows["not used", "late_removal"]["count"] == 0
     assert main(["webhooks", "counts"]) == 0
     assert "unknown_request" in capsys.readouterr().out
+
+
+def test_grants_list_flags_reconsent_due_and_reactivate_unparks_an_ineligible_grant(cli_env, capsys):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tests.state.stores import tokens
+
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    soon = tokens()
+    store.upsert_grant(
+        "u-soon",
+        ["portability.all.ongoing"],
+        replace(soon, refresh_expires_at=soon.expires_at + timedelta(days=5)),
+    )
+    store.upsert_grant("u-later", ["portability.all.ongoing"], tokens())
+    store.upsert_grant("u-parked", ["portability.all.ongoing"], tokens())
+    store.mark_grant("u-parked", "ineligible", "ineligible_region: outside the EEA/UK")
+
+    assert main(["grants", "list", "--reconsent-due", "--json"]) == 0
+    due = json.loads(capsys.readouterr().out)
+    assert [(g["open_id"], g["reconsent_due"]) for g in due] == [("u-soon", "yes")]
+    assert main(["grants", "list", "--reconsent-due", "--reconsent-days", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+    assert main(["grants", "reactivate", "u-later"]) == 1
+    assert main(["grants", "reactivate", "u-parked"]) == 0
+    assert store.get_grant("u-parked").status == "active"

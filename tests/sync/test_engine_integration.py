@@ -45,8 +45,9 @@ def test_first_night_syncs_every_due_user_and_records_failures_with_reasons(worl
     assert summary["users_planned"] == 4  # the single-scope user is not an ongoing user
     assert summary["batches"] == 2
     assert summary["users_synced"] == 3
-    assert summary["failed_by_reason"] == {"scope_not_authorized": 1}
-    assert runtime.store.get_grant(users["outside_eea"]).status == "needs_reauth"
+    assert summary["failed_by_reason"] == {"ineligible_region": 1}
+    assert (summary["failed_expected"], summary["failure_rate"]) == (1, 0.0)
+    assert runtime.store.get_grant(users["outside_eea"]).status == "ineligible"
 
     adds = emulator.log(endpoint="add")
     downloads = [e for e in emulator.log(endpoint="download") if e["status"] == 200]
@@ -94,12 +95,15 @@ def test_second_night_adds_only_new_events_and_a_rerun_changes_nothing(world, em
     assert count(lake, "watch_history") == rows_before
 
 
-def test_failure_rate_over_the_threshold_fails_the_run_with_the_summary(world) -> None:
-    runtime, _, _ = world
+def test_failure_rate_over_the_threshold_fails_the_run_with_the_summary(world, emulator) -> None:
+    runtime, users, _ = world
+    emulator.fault("corrupt_zip", open_id=users["all"], count=None)
     with pytest.raises(SyncRunFailed) as failed:
         run_sync(runtime, "night-1", date(2026, 11, 20), _options(max_failure_rate=0.1))
-    assert failed.value.summary["users_failed"] == 1
-    assert "scope_not_authorized" in str(failed.value)
+    # The user outside the EEA/UK is an expected end; the corrupt archive is the failure.
+    assert failed.value.summary["users_failed"] == 2
+    assert failed.value.summary["failure_rate"] == 0.25
+    assert "archive_corrupt" in str(failed.value)
 
 
 def test_dry_run_plans_without_calling_tiktok(world, emulator) -> None:

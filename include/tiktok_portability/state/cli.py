@@ -1,4 +1,5 @@
-"""CLI: ``state migrate|generate-key|rotate-keys``, ``grants import|list|revoke``, ``transfers list``.
+"""CLI: ``state migrate|generate-key|rotate-keys``, ``grants import|list|reactivate|revoke``,
+``transfers list``.
 
 The store comes from ``--state-url`` or ``TIKTOK_STATE_URL``; keys only from ``TIKTOK_FERNET_KEYS``
 (a key on the command line would be visible in the process list and shell history). The list
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import date
+import sys
+from datetime import date, timedelta
 from typing import Any
 
+from tiktok_portability.clock import utcnow
 from tiktok_portability.state.crypto import generate_key
 from tiktok_portability.state.models import GRANT_STATUSES
 from tiktok_portability.state.transitions import TRANSFER_STATUSES
@@ -85,6 +88,13 @@ def _grants_list(args: argparse.Namespace) -> int:
     grants = list_grant_statuses(
         _store(args), status=args.status, reason=args.reason, limit=args.limit, after_open_id=args.after
     )
+    # The refresh deadline is fixed at consent: this close to it the user must sign in again.
+    notice_until = utcnow() + timedelta(days=args.reconsent_days)
+
+    def due(g: Any) -> bool:
+        deadline = g.refresh_expires_at
+        return g.status == "active" and deadline is not None and deadline < notice_until
+
     rows = [
         {
             "open_id": g.open_id,
@@ -92,12 +102,25 @@ def _grants_list(args: argparse.Namespace) -> int:
             "scopes": ",".join(g.scopes),
             "access_expires_at": _time(g.access_expires_at),
             "refresh_expires_at": _time(g.refresh_expires_at),
+            "reconsent_due": "yes" if due(g) else "",
             "last_synced_at": _time(g.last_synced_at),
             "reason": g.status_reason or "",
         }
         for g in grants
+        if due(g) or not args.reconsent_due
     ]
     _print_table(rows, args.json)
+    return 0
+
+
+def _grants_reactivate(args: argparse.Namespace) -> int:
+    store = _store(args)
+    grant = store.get_grant(args.open_id)
+    if grant.status != "ineligible":
+        print(f"grant {grant.open_id} is {grant.status}, not ineligible: nothing to do", file=sys.stderr)
+        return 1
+    grant = store.mark_grant(args.open_id, "active", None)
+    print(f"grant {grant.open_id} is {grant.status}: the next night asks TikTok for its export again")
     return 0
 
 
@@ -180,8 +203,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--after", default=None, help="page: open_ids after this one")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reconsent-due", action="store_true", help="only active grants whose refresh deadline is near"
+    )
+    p.add_argument(
+        "--reconsent-days",
+        type=int,
+        default=14,
+        help="days before the refresh deadline (fixed at consent) a grant is reconsent_due (default 14)",
+    )
     _add_url(p)
     p.set_defaults(handler=_grants_list)
+    p = grants_sub.add_parser(
+        "reactivate",
+        help="un-park an ineligible grant (the user says their account's region is now EEA/UK)",
+    )
+    p.add_argument("open_id")
+    _add_url(p)
+    p.set_defaults(handler=_grants_reactivate)
     p = grants_sub.add_parser("revoke", help="mark a grant revoked (stops syncs, wipes its tokens)")
     p.add_argument("open_id")
     p.add_argument("--reason", default="revoked by operator")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
 from tiktok_portability.client import TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, TikTokError
+from tiktok_portability.eligibility import GRANT_STATUS
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
@@ -96,6 +98,12 @@ def _download_one(
             return _invalid_download(runtime, client, t, exc)
         except TikTokError as exc:
             return fail(oc.classify(exc), exc)
+        if _holds_no_file(tmp):
+            # What TikTok may send an account outside the EEA/UK: park the grant, keep no archive.
+            why = "TikTok sent an archive with no data (account outside the EEA/UK)"
+            store.mark_grant(t.open_id, GRANT_STATUS, oc.reason(oc.INELIGIBLE_REGION, why))
+            log.info("grant parked open_id=%s reason=%s", fingerprint(t.open_id), oc.INELIGIBLE_REGION)
+            return fail(oc.INELIGIBLE_REGION, why)
         ref = runtime.lake.raw.put_archive(t.open_id, snapshot_date, t.request_id, tmp)
         store.transition(t.id, "downloaded", raw_location=ref.key, raw_size=ref.size, raw_sha256=ref.sha256)
         log.debug(
@@ -104,6 +112,15 @@ def _download_one(
         return "downloaded", None, ref.size
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _holds_no_file(path: Path) -> bool:
+    """A verified zip without a single file member (folders only, or nothing at all)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return not any(not info.is_dir() for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return False  # verification already passed; let the normal path report anything odd
 
 
 def _invalid_download(

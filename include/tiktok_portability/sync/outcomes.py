@@ -38,6 +38,10 @@ ARCHIVE_CORRUPT = "archive_corrupt"
 DOWNLOAD_EXPIRED = "download_expired"
 NORMALIZE_FAILED = "normalize_failed"
 API_ERROR = "api_error"
+# Expected outcomes, not failures of the pipeline: they do not count against max_failure_rate.
+CONSENT_EXPIRED = "consent_expired"  # the refresh deadline fixed at consent passed
+INELIGIBLE_REGION = "ineligible_region"  # TikTok serves no data for the account's region
+EXPECTED = frozenset({CONSENT_EXPIRED, INELIGIBLE_REGION})
 
 # Download failures worth another attempt while the export is still downloadable.
 RETRYABLE_DOWNLOAD = frozenset({ARCHIVE_CORRUPT, SERVER_ERROR, TRANSPORT_ERROR, RATE_LIMITED})

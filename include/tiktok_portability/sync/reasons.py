@@ -62,7 +62,14 @@ REASONS: dict[str, ReasonText] = dict(
             f"Send the user the sign-in link {OAUTH_START_PATH} to grant the portability scope again.",
         ),
         _entry(
-            "ineligible_region",
+            oc.CONSENT_EXPIRED,
+            "The refresh deadline fixed at the user's consent passed (TikTok counts it down from "
+            "the sign-in; refreshing does not extend it). Expected, not a pipeline failure.",
+            f"Send the user the sign-in link {OAUTH_START_PATH}; the next night syncs them again. "
+            "Before the deadline the grant is listed as reconsent_due (grants list --reconsent-due).",
+        ),
+        _entry(
+            oc.INELIGIBLE_REGION,
             "TikTok offers data portability only to accounts in the EEA and the UK; this account is "
             "outside them.",
             "None: signing in again does not make the account eligible. Revoke the grant "

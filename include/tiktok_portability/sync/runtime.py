@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from tiktok_portability.client import AsyncTikTokClient, ClientConfig, TikTokClient
@@ -27,6 +28,10 @@ class SyncRuntime:
     lake: Lake | None = None
     limiter: QuotaLimiter | None = None
     scratch_dir: str | None = None
+    # A grant whose refresh deadline (fixed at consent) is this close is reported reconsent_due,
+    # with the public sign-in link to send the user (None: the path under the plugin's prefix).
+    reconsent_notice: timedelta = timedelta(days=14)
+    oauth_start_url: str | None = None
     _clients: list[TikTokClient] = field(default_factory=list, repr=False)
 
     @contextmanager

@@ -14,6 +14,7 @@ from datetime import timedelta
 from tiktok_portability.client import TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, ScopeNotAuthorized, TikTokError
 from tiktok_portability.clock import utcnow
+from tiktok_portability.eligibility import GRANT_STATUS, mentions_region
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state.models import Transfer
@@ -51,6 +52,13 @@ def _add_answer_lost(t: Transfer) -> bool:
         and t.request_id is None
         and oc.category_of(t.failure_reason) in (oc.ADD_OUTCOME_UNKNOWN, oc.REQUEST_IN_FLIGHT)
     )
+
+
+def _park_ineligible(store, open_id: str, why: str) -> tuple[str, str]:
+    """Park the grant as ineligible (region); returns the failure's (category, detail)."""
+    store.mark_grant(open_id, GRANT_STATUS, oc.reason(oc.INELIGIBLE_REGION, why))
+    log.info("grant parked open_id=%s reason=%s", fingerprint(open_id), oc.INELIGIBLE_REGION)
+    return oc.INELIGIBLE_REGION, why
 
 
 def submit_batch(runtime: SyncRuntime, run_id: str, batch: int, options: SyncOptions) -> oc.StepReport:
@@ -136,6 +144,9 @@ def _submit_user(
     try:
         token = ensure_fresh(store, client, open_id, options.token_horizon)
     except ReauthRequired as exc:
+        if oc.category_of(exc.reason) == oc.CONSENT_EXPIRED:
+            # Expected: the user did not consent again before the deadline (reconsent_due warned).
+            return fail(oc.CONSENT_EXPIRED, (exc.reason or "").split(":", 1)[-1])
         return fail(oc.NEEDS_REAUTH, exc.reason or "")
     except GrantUnavailable as exc:
         return fail(oc.GRANT_INACTIVE, exc.status)
@@ -149,8 +160,11 @@ def _submit_user(
             request_id = client.add_data_request(token, categories, data_format, open_id=open_id)
             break
         except ScopeNotAuthorized as exc:
-            # Scope removed or the user is outside the EEA/UK: no request can succeed until the
-            # user consents again, so the grant leaves the nightly selection with the reason.
+            if mentions_region(exc.code, exc.message):
+                # Outside the EEA/UK: parked once, never asked again (a re-consent keeps it so).
+                return fail(*_park_ineligible(store, open_id, "TikTok refused the export for the region"))
+            # Scope removed: no request can succeed until the user consents again, so the grant
+            # leaves the nightly selection with the reason.
             store.mark_grant(open_id, "needs_reauth", oc.reason(oc.SCOPE_NOT_AUTHORIZED, exc.code))
             return fail(oc.SCOPE_NOT_AUTHORIZED, exc.code)
         except AuthError as exc:

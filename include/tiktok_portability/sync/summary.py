@@ -14,6 +14,7 @@ from tiktok_portability.contract import SYNC_DAG_ID
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
+from tiktok_portability.sync.reasons import OAUTH_START_PATH
 from tiktok_portability.sync.runtime import SyncRuntime
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def summarize_run(
     else:
         synced = status.get("normalized", 0)
     failed = sum(failures.values())
+    # Expected ends (consent expired, region not served) are reported but are no pipeline failure.
+    expected = sum(n for category, n in failures.items() if category in oc.EXPECTED)
     # Quota usage is counted on the wall clock (TikTok's quota is); plan times follow clock.utcnow().
     calls = store.quota_usage(since=plan["created_at"] - timedelta(seconds=offset_s())) if plan else {}
     summary: dict[str, Any] = {
@@ -109,6 +112,7 @@ def summarize_run(
         "users_failed": failed,
         "users_waiting": status.get("requested", 0) + status.get("ready", 0) + status.get("downloaded", 0),
         "failed_by_reason": dict(sorted(failures.items())),
+        "failed_expected": expected,
         "transfers_by_status": dict(sorted(status.items())),
         "api_calls": dict(sorted(calls.items())),
         "bytes_downloaded": sum(
@@ -125,8 +129,9 @@ def summarize_run(
         "left_out": list(plan.get("left_out") or []) if plan else [],
         # Tables this run wrote rows to: the only ones that get an Asset event.
         "tables_changed": sorted(t for t, n in rows.items() if n),
+        "reconsent_due": reconsent_due(runtime),
     }
-    rate = failed / planned if planned else 0.0
+    rate = (failed - expected) / planned if planned else 0.0
     summary["failure_rate"] = round(rate, 4)
     # One JSON line (greppable by Ops, parseable by log pipelines), then the same for people.
     log.info("run summary %s", json.dumps(summary, sort_keys=True, default=str))
@@ -151,6 +156,24 @@ def summarize_run(
             summary,
         )
     return summary
+
+
+def reconsent_due(runtime: SyncRuntime, listed: int = 50) -> dict[str, Any]:
+    """Active grants whose refresh deadline (fixed at consent) is near: users to send the link.
+
+    Fingerprints and deadlines only (no open_id in a log); ``grants list`` shows the open_ids.
+    """
+    due = runtime.store.grants_reconsent_due(runtime.reconsent_notice, limit=10_000)
+    return {
+        "users": len(due),
+        "within_days": runtime.reconsent_notice.days,
+        "sign_in_link": runtime.oauth_start_url or OAUTH_START_PATH,
+        "soonest": [
+            {"fingerprint": g.fingerprint, "deadline": g.refresh_expires_at.isoformat(timespec="seconds")}
+            for g in due[:listed]
+            if g.refresh_expires_at is not None
+        ],
+    }
 
 
 def render_summary(summary: Mapping[str, Any]) -> str:
@@ -182,6 +205,12 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         lines.append(f"  record errors {summary['record_errors']}")
     if summary.get("later_dates_stale"):
         lines.append("  later dates to reprocess: " + ", ".join(summary["later_dates_stale"]))
+    due = summary.get("reconsent_due") or {}
+    if due.get("users"):
+        lines.append(
+            f"  reconsent due {due['users']} user(s) within {due['within_days']} days: send them "
+            f"{due['sign_in_link']} (grants list --reconsent-due shows who)"
+        )
     return "\n".join(lines)
 
 
