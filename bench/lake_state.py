@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "include"))
+sys.path[:0] = [str(ROOT / "include"), str(ROOT)]  # the package, and tests.fixtures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10, help="users per batch")
     args = parser.parse_args(argv)
 
+    from tests.fixtures.recording_storage import RecordingStorage
     from tiktok_portability.lake import Lake
-    from tiktok_portability.lake.storage import LocalStorage, RecordingStorage
+    from tiktok_portability.lake.storage import LocalStorage
     from tiktok_portability.synth import UserSpec, write_archive
 
     work = Path(tempfile.mkdtemp(prefix="bench-lake-state-"))

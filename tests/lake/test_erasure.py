@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from tests.fixtures.recording_storage import RecordingStorage
 from tests.lake.conftest import JsonNormalizer, rows_of
 from tiktok_portability.lake import Lake, keys
 from tiktok_portability.lake.ledger import user_prefix
-from tiktok_portability.lake.storage import RecordingStorage
 from tiktok_portability.redact import fingerprint
 
 DOC = {

@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "Lake": "tiktok_portability.lake.lake",
     "RawArchiveRef": "tiktok_portability.lake.raw",
     "RawZone": "tiktok_portability.lake.raw",
-    "summarize": "tiktok_portability.lake.lake",
+    "summarize": "tiktok_portability.lake.results",
 }
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
         RawZoneError,
         StorageError,
     )
-    from tiktok_portability.lake.lake import Lake, summarize
+    from tiktok_portability.lake.lake import Lake
     from tiktok_portability.lake.raw import RawArchiveRef, RawZone
-    from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord
+    from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord, summarize
 
 __all__ = [
     "ArchiveFailure",

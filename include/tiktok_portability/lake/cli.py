@@ -105,15 +105,6 @@ def _reprocess(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def _migrate_ledger(args: argparse.Namespace) -> int:
-    from tiktok_portability.lake import summarize
-
-    with _locked(args, exclusive=False):
-        results = _lake(args).migrate_ledger()
-    _print({"dates": sorted({r.snapshot_date for r in results}), **summarize(results)})
-    return 0 if all(r.ok for r in results) else 1
-
-
 def _erase(args: argparse.Namespace) -> int:
     lake = _lake(args)
     with _locked(args, exclusive=True):
@@ -169,9 +160,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_lake_args(again)
     again.set_defaults(handler=_reprocess)
-    migrate = lake_sub.add_parser(
-        "migrate-ledger",
-        help="upgrade a lake written before the per-user ledger (rebuilds every date in order)",
-    )
-    _add_lake_args(migrate)
-    migrate.set_defaults(handler=_migrate_ledger)

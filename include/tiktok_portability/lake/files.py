@@ -212,6 +212,11 @@ def partition_date(key: str) -> str | None:
     return None
 
 
+def table_folders(storage: Storage) -> list[str]:
+    """Top-level folders that can hold tables: not the raw zone, not ``_commits`` and kin."""
+    return [f for f in storage.folders("") if not f.startswith("_") and f != "raw"]
+
+
 def parquet_files(storage: Storage, table: str) -> list[str]:
     return [k for k in storage.list(table) if k.endswith(".parquet") and partition_date(k)]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from tiktok_portability.redact import fingerprint
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,37 @@ class ErasureRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def summarize(results: Iterable[BatchResult]) -> dict[str, Any]:
+    """A JSON-friendly roll-up of batch results (for the CLI and run manifests)."""
+    results = list(results)
+    rows: dict[str, int] = {}
+    errors: list[dict] = []
+    record_errors: list[dict] = []
+    loaded = 0
+    unmapped: set[str] = set()
+    for res in results:
+        loaded += len(res.loaded)
+        errors.extend(
+            {"user": fingerprint(e.open_id), "request_id": e.request_id, "key": e.key, "reason": e.reason}
+            for e in res.errors
+        )
+        for table, n in res.rows.items():
+            rows[table] = rows.get(table, 0) + n
+        for request_id, report in sorted(res.reports.items()):
+            unmapped.update(report.get("unmapped_sections") or [])
+            record_errors.extend(
+                {"request_id": int(request_id), **e}
+                for e in report.get("record_errors") or []
+                if isinstance(e, Mapping)
+            )
+    return {
+        "archives_loaded": loaded,
+        "archives_failed": len(errors),
+        "rows": dict(sorted(rows.items())),
+        "errors": errors,
+        "records_not_parsed": record_errors,
+        "unmapped_sections": sorted(unmapped),
+        "later_dates_stale": sorted({d for res in results for d in res.later_dates_stale}),
+    }

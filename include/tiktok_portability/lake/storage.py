@@ -365,65 +365,6 @@ class S3Storage(Storage):
             yield Path(tmp)
 
 
-class RecordingStorage(Storage):
-    """Any storage, with every read recorded: which keys and prefixes a lake operation touches
-    (``reads``) and how many writes it makes (``writes``). For benchmarks, tests and debugging."""
-
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.reads: list[str] = []
-        self.writes = 0
-
-    def __repr__(self) -> str:
-        return f"RecordingStorage({self.inner!r})"
-
-    def uri(self, key: str = "") -> str:
-        return self.inner.uri(key)
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.writes += 1
-        self.inner.put_bytes(key, data)
-
-    def put_file(self, key: str, local_path: Path) -> None:
-        self.writes += 1
-        self.inner.put_file(key, local_path)
-
-    def get_bytes(self, key: str) -> bytes:
-        self.reads.append(key)
-        return self.inner.get_bytes(key)
-
-    def size(self, key: str) -> int | None:
-        self.reads.append(key)
-        return self.inner.size(key)
-
-    def list(self, prefix: str) -> list[str]:
-        self.reads.append(prefix)
-        return self.inner.list(prefix)
-
-    def folders(self, prefix: str) -> list[str]:
-        self.reads.append(prefix)
-        return self.inner.folders(prefix)
-
-    def delete(self, key: str) -> None:
-        self.writes += 1
-        self.inner.delete(key)
-
-    @contextlib.contextmanager
-    def local_copy(self, key: str) -> Iterator[Path]:
-        self.reads.append(key)
-        with self.inner.local_copy(key) as path:
-            yield path
-
-    @contextlib.contextmanager
-    def staging_dir(self) -> Iterator[Path]:
-        with self.inner.staging_dir() as path:
-            yield path
-
-    def exists(self, key: str) -> bool:
-        self.reads.append(key)
-        return self.inner.exists(key)
-
-
 def storage_from_uri(uri: str, *, s3_endpoint_url: str | None = None, boto3_session: Any = None) -> Storage:
     """``/path``, ``file:///path`` -> :class:`LocalStorage`; ``s3://bucket/prefix`` -> :class:`S3Storage`."""
     if not uri:
