@@ -85,7 +85,9 @@ class Lake:
         names the later dates in ``later_dates_stale``; ``and_later=True`` rebuilds every
         committed date from this one on, in order, which is what a mapping upgrade needs.
         """
-        return reprocess.reprocess(self, snapshot_date, and_later=and_later)
+        return reprocess.reprocess(
+            self.storage, self.raw, self.normalize_batch, snapshot_date, and_later=and_later
+        )
 
     def erase_user(
         self, open_id: str, *, requested_by: str = "unknown", full_scan: bool = False
