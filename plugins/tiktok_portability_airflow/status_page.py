@@ -84,7 +84,16 @@ def _detail(stored: str | None) -> str:
     return text[:MAX_TEXT] + ("…" if len(text) > MAX_TEXT else "")
 
 
-def _reason_cells(category: str | None, stored: str | None) -> str:
+def _action(next_action: str, sign_in_url: str | None) -> str:
+    """The next action, escaped; the sign-in path becomes the full link to send the user."""
+    escaped = _e(next_action)
+    if not sign_in_url:
+        return escaped
+    link = f"<a href='{_e(sign_in_url)}' target='_blank' rel='noopener'>{_e(sign_in_url)}</a>"
+    return escaped.replace(_e(reasons.OAUTH_START_PATH), link)
+
+
+def _reason_cells(category: str | None, stored: str | None, sign_in_url: str | None) -> str:
     text = reasons.explain(category)
     if text is None:
         return "<td></td><td></td>"
@@ -93,7 +102,7 @@ def _reason_cells(category: str | None, stored: str | None) -> str:
     return (
         f"<td data-reason='{_e(text.category)}'><b>{_e(text.category)}</b>: "
         f"{_e(text.words)}{detail_html}</td>"
-        f"<td class='action'>{_e(text.next_action)}</td>"
+        f"<td class='action'>{_action(text.next_action, sign_in_url)}</td>"
     )
 
 
@@ -109,7 +118,7 @@ def _deadline(grant: GrantStatus, now: datetime) -> str:
     return _e(_time(at)) + note
 
 
-def _grant_row(grant: GrantStatus, filters: StatusFilters, now: datetime) -> str:
+def _grant_row(grant: GrantStatus, filters: StatusFilters, now: datetime, sign_in_url: str | None) -> str:
     category = reasons.grant_category(grant.status, grant.status_reason)
     if category is None and grant.last_transfer_status == "failed":
         # An active grant whose last transfer failed: that failure is why the user has no new data.
@@ -121,14 +130,14 @@ def _grant_row(grant: GrantStatus, filters: StatusFilters, now: datetime) -> str
     return (
         f"<tr data-open-id='{_e(grant.open_id)}'><td><a href='{_e(link)}'>{_e(grant.open_id)}</a></td>"
         f"<td class='status-{_e(grant.status)}'>{_e(grant.status)}</td>"
-        f"{_reason_cells(category, stored)}"
+        f"{_reason_cells(category, stored, sign_in_url)}"
         f"<td>{_e(_time(grant.last_synced_at))}</td>"
         f"<td>{_deadline(grant, now)}</td>"
         f"<td>{_e(grant.last_transfer_status)}</td></tr>"
     )
 
 
-def _transfer_row(transfer: TransferStatus, filters: StatusFilters) -> str:
+def _transfer_row(transfer: TransferStatus, filters: StatusFilters, sign_in_url: str | None) -> str:
     category = reasons.category_of(transfer.failure_reason) if transfer.failure_reason else None
     run_link = f"?{filters.query(run_id=transfer.run_id)}"
     return (
@@ -136,7 +145,7 @@ def _transfer_row(transfer: TransferStatus, filters: StatusFilters) -> str:
         f"<td><a href='{_e(run_link)}'>{_e(transfer.run_id)}</a></td>"
         f"<td>{_e(transfer.snapshot_date)}</td>"
         f"<td class='status-{_e(transfer.status)}'>{_e(transfer.status)}</td>"
-        f"{_reason_cells(category, transfer.failure_reason)}"
+        f"{_reason_cells(category, transfer.failure_reason, sign_in_url)}"
         f"<td>{transfer.attempts}</td><td>{_e(_time(transfer.updated_at))}</td></tr>"
     )
 
@@ -191,17 +200,22 @@ def render(
     transfers: Sequence[TransferStatus],
     counts: Mapping[str, int],
     now: datetime,
+    sign_in_url: str | None = None,
 ) -> str:
-    """The whole page; every value from the store is escaped."""
+    """The whole page; every value from the store is escaped.
+
+    ``sign_in_url``: the full address of the OAuth start page, shown as the link to send a user.
+    """
     summary = ", ".join(f"{n} {_e(status)}" for status, n in sorted(counts.items())) or "no grants yet"
     scope = f" of run <code>{_e(filters.run_id)}</code>" if filters.run_id else ""
-    grant_rows = "".join(_grant_row(g, filters, now) for g in grants)
-    transfer_rows = "".join(_transfer_row(t, filters) for t in transfers)
+    grant_rows = "".join(_grant_row(g, filters, now, sign_in_url) for g in grants)
+    transfer_rows = "".join(_transfer_row(t, filters, sign_in_url) for t in transfers)
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{_e(TITLE)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{_e(TITLE)}</h1><p>Grants: {summary}. Read-only; filters apply to both tables "
-        "(date: the run's snapshot date).</p>"
+        f"<h1>{_e(TITLE)}</h1><p>Grants: {summary}. Read-only. Reason and open_id filter both "
+        "tables; grant status the grants; transfer status, snapshot date (the run's) and run the "
+        "transfers, and narrow the grants to those users.</p>"
         f"{_form(filters)}"
         f"<h2 id='transfers'>Transfers{scope} ({len(transfers)})</h2>{_cut(transfers, 'transfers')}"
         "<table id='transfers-table'><thead><tr><th>open_id</th><th>run</th><th>snapshot date</th>"

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from tiktok_portability.clock import utcnow
 from tiktok_portability.contract import SYNC_DAG_ID
 from tiktok_portability.state.status import list_grant_statuses, list_transfer_statuses
+from tiktok_portability.sync.reasons import OAUTH_START_PATH
 from tiktok_portability_airflow import status_page
 from tiktok_portability_airflow.status_page import FilterError, StatusFilters
 
@@ -73,6 +74,11 @@ def may_read_statuses(user: Any, state_conn_id: str = STATE_CONN_ID) -> bool:
     ) and manager.is_authorized_connection(
         method="GET", details=ConnectionDetails(conn_id=state_conn_id), user=user
     )
+
+
+def _sign_in_url(request: Request) -> str:
+    """The OAuth start page on this server (Starlette's base_url is the API server's root)."""
+    return str(request.base_url).rstrip("/") + OAUTH_START_PATH
 
 
 def _login_url() -> str:
@@ -121,7 +127,7 @@ def create_app(
                 opened.append(store_factory())
             return opened[0]
 
-    def read(filters: StatusFilters) -> str:
+    def read(filters: StatusFilters, sign_in_url: str) -> str:
         s = store()
         transfers = list_transfer_statuses(
             s,
@@ -143,7 +149,7 @@ def create_app(
             open_ids=sorted(scoped) if scoped is not None else None,
             limit=status_page.ROW_LIMIT,
         )
-        return status_page.render(filters, grants, transfers, s.grant_counts(), utcnow())
+        return status_page.render(filters, grants, transfers, s.grant_counts(), utcnow(), sign_in_url)
 
     @api.get("/", response_class=HTMLResponse)
     async def status(request: Request) -> HTMLResponse:
@@ -166,7 +172,7 @@ def create_app(
             filters = StatusFilters.parse(request.query_params)
         except FilterError as exc:
             return _page("Bad filter", str(exc), 400)
-        body = await run_in_threadpool(read, filters)
+        body = await run_in_threadpool(read, filters, _sign_in_url(request))
         return HTMLResponse(body, headers=SECURITY_HEADERS)
 
     return api

@@ -99,7 +99,8 @@ def test_a_run_shows_who_failed_in_words_with_the_next_action(store):
 def test_grants_show_the_reason_next_action_deadline_and_last_sync(store):
     page = _client(store).get("/", params={"reason": "needs_reauth"}).text
     assert "user-reauth" in page
-    assert "/tiktok/oauth/start" in page
+    # The link to send the user, complete (the OAuth app is mounted beside the view).
+    assert "<a href='http://testserver/tiktok/oauth/start'" in page
     assert (utcnow() + timedelta(days=180)).strftime("%Y-%m-%d") in page  # consent deadline
     ok = _client(store).get("/", params={"open_id": "user-ok"}).text
     assert f"<td>{utcnow().strftime('%Y-%m-%d')}" in ok  # last successful sync
