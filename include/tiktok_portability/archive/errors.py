@@ -40,6 +40,10 @@ class EncodingError(ArchiveError):
     """A member is not valid UTF-8."""
 
 
+class ValueTooLargeError(ArchiveError):
+    """One value is longer than ``ArchiveLimits.max_value_chars`` (memory is bounded per value)."""
+
+
 class MalformedJSONError(ArchiveError):
     """The JSON member is not well-formed JSON."""
 

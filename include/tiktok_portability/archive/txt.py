@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from tiktok_portability.archive.errors import EncodingError
+from tiktok_portability.archive.errors import EncodingError, ValueTooLargeError
 
 # `2025-03-02 10:01:55 UTC pat.example: text` (the ` UTC` only in newer exports).
 _DM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?: ?UTC)?) (\S+?): ?(.*)$")
@@ -15,14 +15,49 @@ _DM_HEADER = re.compile(r"^>>>\s*(.*?)\s*:*\s*$")
 _DM_PREFIXES = ("chat history with ", "chatgeschiedenis met ", "groepschat ", "group chat ")
 
 
-def _lines(stream: BinaryIO, archive: str, member: str) -> Iterator[str]:
+DEFAULT_MAX_VALUE_CHARS = 16 << 20  # ArchiveLimits.max_value_chars
+
+
+def _lines(stream: BinaryIO, archive: str, member: str, max_chars: int) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a member; a line is read at most ``max_chars`` at a time, never whole."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=None)
     lineno = 0
     try:
-        for lineno, line in enumerate(text, 1):  # noqa: B007 - lineno is read in the error
-            yield line.rstrip("\n").rstrip("\r")
+        while line := text.readline(max_chars + 1):
+            lineno += 1
+            if len(line) > max_chars and not line.endswith("\n"):
+                raise _too_long(archive, member, lineno, max_chars)
+            yield lineno, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError as exc:
         raise EncodingError(archive, f"member {member!r} is not valid UTF-8 after line {lineno}") from exc
+
+
+def _too_long(archive: str, member: str, lineno: int, max_chars: int) -> ValueTooLargeError:
+    return ValueTooLargeError(
+        archive,
+        f"member {member!r}: the value at line {lineno} is longer than {max_chars:,} characters "
+        "(ArchiveLimits.max_value_chars)",
+    )
+
+
+class _Value:
+    """A value that may go on over continuation lines: its parts are joined once (linear time)."""
+
+    __slots__ = ("chars", "parts", "start")
+
+    def __init__(self, first: str, start: int) -> None:
+        self.parts = [first]
+        self.chars = len(first)
+        self.start = start
+
+    def extend(self, line: str, archive: str, member: str, max_chars: int) -> None:
+        self.chars += 1 + len(line)
+        if self.chars > max_chars:
+            raise _too_long(archive, member, self.start, max_chars)
+        self.parts.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.parts) if len(self.parts) > 1 else self.parts[0]
 
 
 def dm_partner(header: str) -> str:
@@ -35,20 +70,26 @@ def dm_partner(header: str) -> str:
     return name.rsplit(" ", 1)[-1]
 
 
-def read_blocks(stream: BinaryIO, archive: str, member: str, chunk: int = 8192) -> Iterator[list[dict]]:
+def read_blocks(
+    stream: BinaryIO,
+    archive: str,
+    member: str,
+    chunk: int = 8192,
+    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS,
+) -> Iterator[list[dict]]:
     """Records of a `Key: value` file, in slices of up to ``chunk`` dicts.
 
     Blocks are separated by blank lines; a line without `: ` continues the previous value (photo
     posts list several URLs). A block with no `Key: value` line (a localised "no data" sentence)
-    is not a record.
+    is not a record. A value longer than ``max_value_chars`` raises ValueTooLargeError.
     """
     out: list[dict] = []
-    record: dict[str, str] = {}
-    last: str | None = None
-    for line in _lines(stream, archive, member):
+    record: dict[str, _Value] = {}
+    last: _Value | None = None
+    for lineno, line in _lines(stream, archive, member, max_value_chars):
         if not line.strip():
             if record:
-                out.append(record)
+                out.append({k: v.text() for k, v in record.items()})
                 if len(out) >= chunk:
                     yield out
                     out = []
@@ -58,19 +99,21 @@ def read_blocks(stream: BinaryIO, archive: str, member: str, chunk: int = 8192) 
         if not sep and line.rstrip().endswith(":") and " " not in line.strip()[:-1]:
             key, sep, value = line.rstrip()[:-1], ":", ""
         if sep:
-            key = key.strip().rstrip(":")
-            record[key] = value.strip()
-            last = key
+            last = record[key.strip().rstrip(":")] = _Value(value.strip(), lineno)
         elif last is not None:
-            record[last] = f"{record[last]}\n{line.strip()}"
+            last.extend(line.strip(), archive, member, max_value_chars)
     if record:
-        out.append(record)
+        out.append({k: v.text() for k, v in record.items()})
     if out:
         yield out
 
 
 def read_dm_transcript(
-    stream: BinaryIO, archive: str, member: str, chunk: int = 8192
+    stream: BinaryIO,
+    archive: str,
+    member: str,
+    chunk: int = 8192,
+    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS,
 ) -> Iterator[tuple[str, list[dict]]]:
     """(partner, messages) slices of a `Direct Messages.txt` transcript.
 
@@ -79,22 +122,31 @@ def read_dm_transcript(
     """
     partner: str | None = None
     out: list[dict] = []
-    for line in _lines(stream, archive, member):
+    content: _Value | None = None  # the last message's, while continuation lines may follow
+
+    def flush() -> list[dict]:
+        if content is not None and out:
+            out[-1]["Content"] = content.text()
+        return out
+
+    for lineno, line in _lines(stream, archive, member, max_value_chars):
         header = _DM_HEADER.match(line)
         if header:
             if out and partner is not None:
-                yield partner, out
-            partner, out = dm_partner(header.group(1)), []
+                yield partner, flush()
+            partner, out, content = dm_partner(header.group(1)), [], None
             continue
         if not line.strip() or partner is None:
             continue
         msg = _DM_LINE.match(line)
         if msg:
-            out.append({"Date": msg.group(1), "From": msg.group(2), "Content": msg.group(3)})
+            flush()
             if len(out) >= chunk:
                 yield partner, out
                 out = []
-        elif out:
-            out[-1]["Content"] = f"{out[-1]['Content']}\n{line}"
+            content = _Value(msg.group(3), lineno)
+            out.append({"Date": msg.group(1), "From": msg.group(2), "Content": msg.group(3)})
+        elif content is not None:
+            content.extend(line, archive, member, max_value_chars)
     if out and partner is not None:
-        yield partner, out
+        yield partner, flush()

@@ -370,7 +370,9 @@ class _TxtReader:
                 if rmap is f.DM:
                     yield from self._dms(txt.member, fh)
                 else:
-                    for records in read_blocks(fh, self.zf.name, txt.member):
+                    for records in read_blocks(
+                        fh, self.zf.name, txt.member, max_value_chars=self.zf.limits.max_value_chars
+                    ):
                         if rmap is f.PROFILE:
                             records = records[:1]
                         yield from self.run.feed(records, rmap, txt.member, txt.member, node="file")
@@ -379,7 +381,9 @@ class _TxtReader:
             report.generation = "G0"
 
     def _dms(self, member: str, fh: BinaryIO) -> Batches:
-        for partner, messages in read_dm_transcript(fh, self.zf.name, member):
+        for partner, messages in read_dm_transcript(
+            fh, self.zf.name, member, max_value_chars=self.zf.limits.max_value_chars
+        ):
             yield from self.run.add_conversation(messages, partner, member, member, "file")
         yield from self.run.flush_conversations()
 
