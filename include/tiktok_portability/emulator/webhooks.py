@@ -38,6 +38,7 @@ class Delivery:
     created: float
     next_attempt: float
     signed_at: int = 0  # the t of the first attempt, kept by retries unless they re-sign
+    last_t: int | None = None  # the t the latest attempt was signed with
     attempts: int = 0
     state: str = "queued"  # queued | delivered | failed
     last_status: int | None = None
@@ -58,6 +59,7 @@ class Delivery:
             "last_error": self.last_error,
             "next_attempt": self.next_attempt,
             "signed_at": self.signed_at,
+            "last_t": self.last_t,
         }
 
 
@@ -134,7 +136,7 @@ class WebhookDispatcher:
         with self._lock:
             d.sending = False
             d.attempts += 1
-            d.last_status, d.last_error = status, error
+            d.last_status, d.last_error, d.last_t = status, error, t
             if status == 200:
                 d.state = "delivered"
             elif now - d.created >= cfg.webhook_give_up_after_s:
