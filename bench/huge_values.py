@@ -3,7 +3,7 @@
     python bench/huge_values.py                       # the curve to 8 MB, then 200 MB values (~1 min)
     python bench/huge_values.py --curve-mb 0.5 1 2 --huge-mb 0
 
-Part 1, the curve: a Watch History.txt whose every record has a value of many continuation lines
+Part 1, the curve: a Watch History.txt whose one record has a value continued over every line
 (the shape that took quadratic time), at growing sizes; prints seconds and MB/s per size. Linear
 reading keeps MB/s flat as the size doubles.
 
@@ -33,20 +33,20 @@ WATCH = "TikTok/Activity/Watch History.txt"
 
 
 def _continuation_export(path: Path, mb: float) -> int:
-    """A TXT export of about ``mb`` MB whose records each carry a 2,000-line value; its line count.
+    """A TXT export of about ``mb`` MB: one record whose value goes on for every line; its line count.
 
-    Each line names another video (random ids): real exports do not compress 200x, so neither may
-    this one (the zip-bomb check would refuse it).
+    One value over all the lines is the worst case for joining continuation lines. Each line names
+    another video (random ids): real exports do not compress 200x, so neither may this one (the
+    zip-bomb check would refuse it).
     """
     rng = random.Random(7)
-    records, size = [], 0
-    while size < mb * 1e6:
-        lines = "".join(f"https://www.tiktokv.com/share/video/{rng.getrandbits(62)}/\n" for _ in range(2000))
-        records.append(f"Date: 2026-01-01 10:00:00 UTC\nLink: start\n{lines}\n")
-        size += len(records[-1])
+    count = int(mb * 1e6 / 57)
+    lines = "".join(
+        f"https://www.tiktokv.com/share/video/{rng.getrandbits(62):019d}/\n" for _ in range(count)
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(WATCH, "".join(records))
-    return len(records) * 2002
+        zf.writestr(WATCH, f"Date: 2026-01-01 10:00:00 UTC\nLink: start\n{lines}\n")
+    return count + 2
 
 
 def _normalize(path: Path) -> tuple[int, float]:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         _huge_export(Path(args.make[0]), args.make[1], int(args.make[2]))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-huge-values-") as tmp:
-        print("TXT values over continuation lines (2,000 lines each):")
+        print("One TXT value continued over every line:")
         print(f"{'MB':>6} {'lines':>10} {'seconds':>8} {'MB/s':>7}")
         for mb in args.curve_mb:
             path = Path(tmp) / f"curve-{mb}.zip"
