@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from tiktok_portability import clock
 from tiktok_portability.eligibility import mentions_region
 from tiktok_portability.redact import fingerprint
-from tiktok_portability.scopes import ScopeError, check_requested_scopes
+from tiktok_portability.scopes import USER_INFO_BASIC, ScopeError, check_requested_scopes
 from tiktok_portability_airflow import oauth_state
 from tiktok_portability_airflow.settings import AppSettings
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from tiktok_portability.state import StateStore
 
 log = logging.getLogger(__name__)
-
 
 
 class OAuthServices(Protocol):
@@ -56,6 +55,7 @@ class Connected:
     open_id: str
     scopes: list[str]
     parked_reason: str | None  # the grant stays parked (ineligible region) after this consent
+    display_name: str | None = None  # known when user.info.basic was granted
 
 
 class CallbackFailed(Exception):
@@ -128,6 +128,8 @@ def _not_configured() -> HTMLResponse:
 
 
 def _account(connected: Connected) -> str:
+    if connected.display_name:
+        return f"account {connected.display_name}"
     return f"account {fingerprint(connected.open_id)}"
 
 
@@ -138,16 +140,37 @@ def exchange_and_store(svc: OAuthServices, code: str, redirect_uri: str) -> Conn
     try:
         with svc.get_client() as client:
             tokens = client.exchange_code(code, redirect_uri)
+            hidden += [tokens.access_token.reveal(), tokens.refresh_token.reveal()]
+            name = _display_name(client, tokens, hidden)
+    except CallbackFailed:
+        raise
     except Exception as exc:
         raise _fail("exchange_code", exc, hidden) from None
-    hidden += [tokens.access_token.reveal(), tokens.refresh_token.reveal()]
     try:
         grant = svc.state_store.upsert_grant(tokens.open_id, tokens.scopes, tokens)
     except Exception as exc:
         raise _fail("store_grant", exc, hidden, [tokens.open_id]) from None
     log.info("grant stored open_id=%s scopes=%s", fingerprint(tokens.open_id), ",".join(tokens.scopes))
     parked = grant.status_reason if grant.status == "ineligible" else None
-    return Connected(tokens.open_id, list(tokens.scopes), parked)
+    return Connected(tokens.open_id, list(tokens.scopes), parked, name)
+
+
+def _display_name(client: TikTokClient, tokens: Any, hidden: list[str]) -> str | None:
+    """The account's display name when ``user.info.basic`` was granted; None if unknown.
+
+    Only for the page: a failure here is logged (masked) and never fails the sign-in.
+    """
+    if USER_INFO_BASIC not in tokens.scopes:
+        return None
+    try:
+        return client.user_info(tokens.access_token, open_id=tokens.open_id).display_name
+    except Exception as exc:
+        log.warning(
+            "oauth user info unavailable open_id=%s error=%s",
+            fingerprint(tokens.open_id),
+            masked(_describe(exc), hidden, [tokens.open_id])[:500],
+        )
+        return None
 
 
 def _cookie_path(request: Request) -> str:

@@ -243,15 +243,23 @@ def test_a_spent_state_is_refused_even_replayed_with_its_cookie(plugin_server, b
     assert plugin_server.store.get_grant(open_id).status == "revoked", "the replay stored nothing"
 
 
-def test_user_info_basic_may_be_asked_beside_the_portability_scopes(plugin_server, browser, emulator):
-    open_id = emulator.create_user(scopes=["portability.all.ongoing"], region="NL")["open_id"]
+def test_with_user_info_basic_the_page_names_the_account_by_its_display_name(
+    plugin_server, browser, emulator
+):
+    user = emulator.create_user(
+        scopes=["portability.all.ongoing"], region="NL", display_name="Ada <Lovelace>"
+    )
     query = start(plugin_server, browser, scope="portability.all.ongoing,user.info.basic")
     assert query["scope"] == "portability.all.ongoing,user.info.basic"
 
-    page = browser.get(consent(browser, query["location"], open_id))
+    page = browser.get(consent(browser, query["location"], user["open_id"]))
 
     assert page.status_code == 200, page.text
-    assert plugin_server.store.get_grant(open_id).scopes == ["portability.all.ongoing", "user.info.basic"]
+    assert "The account Ada &lt;Lovelace&gt; is connected" in page.text
+    assert fingerprint(user["open_id"]) not in page.text
+    scopes = plugin_server.store.get_grant(user["open_id"]).scopes
+    assert scopes == ["portability.all.ongoing", "user.info.basic"]
+    assert [e["status"] for e in emulator.log(endpoint="user_info")] == [200]
 
 
 def test_a_consent_page_refusing_the_region_renders_a_plain_page(plugin_server, browser, emulator):

@@ -24,6 +24,8 @@ CANCEL_PATH = "/v2/user/data/cancel/"
 DOWNLOAD_PATH = "/v2/user/data/download/"
 TOKEN_PATH = "/v2/oauth/token/"  # noqa: S105 - a URL path, not a credential
 REVOKE_PATH = "/v2/oauth/revoke/"
+USER_INFO_PATH = "/v2/user/info/"
+USER_INFO_FIELDS = "open_id,display_name"
 
 ADD_FIELDS = "request_id"
 CHECK_FIELDS = "request_id,apply_time,collect_time,status,data_format,category_selection_list"
@@ -49,6 +51,7 @@ class Call:
     secrets: tuple[Secret, ...] = field(default=(), repr=False)
     # Download answers a zip whose content type TikTok does not document: accept anything.
     accept: str = "application/json"
+    method: str = "POST"  # every portability and OAuth call; user info is a GET
 
     def headers(self) -> dict[str, str]:
         headers: dict[str, str] = {"Accept": self.accept}
@@ -146,6 +149,19 @@ def cancel_call(access_token: Secret | str, request_id: int | str, open_id: str 
 def download_call(access_token: Secret | str, request_id: int | str, open_id: str | None = None) -> Call:
     path = DOWNLOAD_PATH
     return _request_call("download", "download", path, access_token, request_id, open_id, accept="*/*")
+
+
+def user_info_call(access_token: Secret | str, open_id: str | None = None) -> Call:
+    """Login Kit's ``GET /v2/user/info/``: needs the ``user.info.basic`` scope."""
+    token = as_secret(access_token, "access_token")
+    return Call(
+        ctx=CallContext("user_info", open_id),
+        endpoint="user_info",
+        path=f"{USER_INFO_PATH}?fields={USER_INFO_FIELDS}",
+        bearer=token,
+        secrets=(token,),
+        method="GET",
+    )
 
 
 def exchange_call(

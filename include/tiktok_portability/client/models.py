@@ -67,6 +67,27 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class UserInfo:
+    """Login Kit's user info: the account's open_id and display name (``user.info.basic``)."""
+
+    open_id: str | None
+    display_name: str | None
+
+    def __repr__(self) -> str:
+        return f"UserInfo(open_id={fingerprint(self.open_id) if self.open_id else None})"
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any]) -> UserInfo:
+        user = data.get("user") if isinstance(data.get("user"), dict) else {}
+        name = user.get("display_name")
+        open_id = user.get("open_id")
+        return cls(
+            open_id=str(open_id) if open_id else None,
+            display_name=str(name).strip()[:200] or None if isinstance(name, str) else None,
+        )
+
+
+@dataclass(frozen=True)
 class RequestStatus:
     """The Check Status answer for one data request."""
 

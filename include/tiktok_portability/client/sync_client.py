@@ -28,7 +28,7 @@ from tiktok_portability.client.config import ClientConfig
 from tiktok_portability.client.endpoints import Call
 from tiktok_portability.client.errors import TikTokError
 from tiktok_portability.client.limiter import Limiter
-from tiktok_portability.client.models import DownloadResult, RequestStatus, TokenSet
+from tiktok_portability.client.models import DownloadResult, RequestStatus, TokenSet, UserInfo
 from tiktok_portability.redact import Secret, fingerprint
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,10 @@ class TikTokClient(ClientBase):
     def revoke(self, token: Secret | str, *, open_id: str | None = None) -> None:
         """Revoke an access token (the user's authorization for this app)."""
         self._execute(endpoints.revoke_call(self.config, token, open_id))
+
+    def user_info(self, access_token: Secret | str, *, open_id: str | None = None) -> UserInfo:
+        """The account's open_id and display name (the token needs ``user.info.basic``)."""
+        return UserInfo.from_response(self._execute(endpoints.user_info_call(access_token, open_id)))
 
     # Data Portability
 
@@ -201,8 +205,8 @@ class TikTokClient(ClientBase):
         while True:
             self._acquire(call)
             try:
-                response = self._http.post(
-                    call.path, json=call.json_body, data=call.form_data(), headers=call.headers()
+                response = self._http.request(
+                    call.method, call.path, json=call.json_body, data=call.form_data(), headers=call.headers()
                 )
                 payload = endpoints.decode(call, response.status_code, response.headers, response.content)
             except httpx.TransportError as exc:

@@ -22,10 +22,12 @@ class User:
     authorized: bool = True
     ready_count: int = 0  # how many of this user's requests reached ``downloading``
     request_ids: list[int] = field(default_factory=list)
+    display_name: str | None = None  # what user.info.basic reveals
 
     def public(self) -> dict[str, Any]:
         return {
             "open_id": self.open_id,
+            "display_name": self.display_name,
             "region": self.region,
             "generation": self.generation,
             "txt_variant": self.txt_variant,

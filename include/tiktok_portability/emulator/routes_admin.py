@@ -28,6 +28,7 @@ class NewUser(BaseModel):
     size: str = "tiny"
     seed: int | None = None
     target_bytes: int | None = Field(default=None, gt=0)
+    display_name: str | None = Field(default=None, max_length=200)
 
 
 class CodeRequest(BaseModel):

@@ -9,12 +9,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tiktok_portability.emulator.errors import AdminError, ApiError, OAuthError
-from tiktok_portability.emulator.responses import api_error, json_response, new_log_id, oauth_error
+from tiktok_portability.emulator.errors import (
+    AdminError,
+    ApiError,
+    OAuthError,
+    invalid_params,
+    scope_not_authorized,
+)
+from tiktok_portability.emulator.responses import api_error, api_ok, json_response, new_log_id, oauth_error
 from tiktok_portability.emulator.routes_portability import apply_fault, lose_if_asked
 from tiktok_portability.emulator.runtime import Emulator
 from tiktok_portability.emulator.state import check_scopes
-from tiktok_portability.scopes import ScopeError
+from tiktok_portability.scopes import USER_INFO_BASIC, ScopeError
 
 router = APIRouter()
 
@@ -91,9 +97,36 @@ async def revoke(request: Request) -> Response:
     return await oauth_call(request, "oauth_revoke", _revoke)
 
 
+USER_INFO_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
+
+
+async def user_info(request: Request) -> Response:
+    """Login Kit's ``GET /v2/user/info/?fields=...``: needs ``user.info.basic`` on the token."""
+    emu: Emulator = request.app.state.emulator
+    log_id = new_log_id()
+    open_id = None
+    try:
+        user = emu.world.authenticate(request.headers.get("authorization"))
+        open_id = user.open_id
+        if USER_INFO_BASIC not in user.scopes:
+            raise scope_not_authorized("user.info.basic was not granted")
+        fields = [f for f in request.query_params.get("fields", "").split(",") if f]
+        unknown = [f for f in fields if f not in USER_INFO_FIELDS]
+        if not fields or unknown:
+            raise invalid_params(f"fields must name some of {', '.join(USER_INFO_FIELDS)}")
+        values = {"open_id": user.open_id, "union_id": f"union-{user.open_id}", "avatar_url": None}
+        values["display_name"] = user.display_name
+        response, code = api_ok({"user": {f: values[f] for f in fields}}, log_id), "ok"
+    except ApiError as err:
+        response, code = api_error(err, log_id), err.code
+    emu.record("user_info", "GET", open_id, response.status_code, code, None, None)
+    return response
+
+
 # Plain Starlette routes, like the portability surface (no per-call dependency solving).
 router.add_route("/v2/oauth/token/", token, methods=["POST"])
 router.add_route("/v2/oauth/revoke/", revoke, methods=["POST"])
+router.add_route("/v2/user/info/", user_info, methods=["GET"])
 
 
 def _redirect(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:

@@ -107,6 +107,7 @@ class World:
         size: str = "tiny",
         seed: int | None = None,
         target_bytes: int | None = None,
+        display_name: str | None = None,
     ) -> User:
         try:
             granted = check_scopes(scopes)
@@ -133,6 +134,7 @@ class World:
                 seed=self._user_seq if seed is None else seed,
                 target_bytes=target_bytes,
                 scopes=granted,
+                display_name=display_name or f"Emulator User {self._user_seq}",
             )
             self.users[oid] = user
         log.info("user created open_id=%s region=%s scopes=%s", fingerprint(oid), user.region, granted)
