@@ -1,8 +1,9 @@
 """BatchReadyTrigger: waits in the triggerer until a batch's exports are ready.
 
-Holds only serializable arguments and rebuilds its hook, store and async client inside ``run()``
-(STYLE.md). A trigger may run more than once; each round only moves transfers forward
-(requested -> ready/expired), which the webhook receiver may also do, so repeats are harmless.
+Holds only serializable arguments and rebuilds its hook, store and async client inside ``run()``:
+a trigger is serialized to the triggerer and may be rebuilt there at any time. A trigger may run
+more than once; each round only moves transfers forward (requested -> ready/expired), which the
+webhook receiver may also do, so repeats are harmless.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""JSON archives in generations G0-G3: file names, key names, casing and quirks (archive-format.md)."""
+"""JSON archives in generations G0-G3: file names, key names, casing and quirks (docs/archive-format.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Find the export inside a zip: the JSON document, or else the TXT files (archive-format §7)."""
+"""Find the export inside a zip: the JSON document, or else the TXT files (docs/archive-format.md)."""
 
 from __future__ import annotations
 
