@@ -15,6 +15,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,6 +24,7 @@ from typing import BinaryIO
 from tiktok_portability.archive.errors import (
     ArchiveTooLargeError,
     CorruptArchiveError,
+    EncodingError,
     NotAZipError,
     TruncatedArchiveError,
     UnsafeMemberError,
@@ -175,6 +177,11 @@ class SafeZip:
             self._zip = zipfile.ZipFile(source)
         except zipfile.BadZipFile as exc:
             raise self._classify_bad_zip(source, exc) from exc
+        except UnicodeDecodeError as exc:
+            # zipfile decodes a name flagged UTF-8 (bit 11) while reading the directory.
+            raise EncodingError(
+                self.name, f"member name {bytes(exc.object)!r} is flagged UTF-8 but is not valid UTF-8"
+            ) from None
         except (OSError, EOFError, ValueError) as exc:
             raise TruncatedArchiveError(self.name, f"cannot read the zip directory: {exc}") from exc
         try:
@@ -203,6 +210,13 @@ class SafeZip:
         if len(infos) > self.limits.max_members:
             raise ArchiveTooLargeError(
                 self.name, f"has {len(infos)} members (limit {self.limits.max_members})"
+            )
+        names = Counter(i.filename for i in infos)
+        twice = sorted(n for n, count in names.items() if count > 1)
+        if twice:
+            # Which copy a reader gets depends on the library: refuse rather than guess.
+            raise UnsafeMemberError(
+                self.name, f"member name {twice[0]!r} appears {names[twice[0]]} times (ambiguous)"
             )
         total = 0
         for info in infos:
@@ -251,6 +265,13 @@ class SafeZip:
         if info.file_size >= PREFETCH_MIN_BYTES:
             stream = _ReadAhead(bounded, buffer_size)
         return stream if not buffered else io.BufferedReader(stream, buffer_size)  # type: ignore[return-value]
+
+    def verify(self, chunk: int = 1 << 20) -> None:
+        """Inflate every member under the limits and check its CRC (zipfile checks it at the end)."""
+        for info in self._members:
+            with self.open(info.filename, buffered=False) as stream:
+                while stream.read(chunk):
+                    pass
 
     def iter_members(self) -> Iterator[zipfile.ZipInfo]:
         yield from self._members

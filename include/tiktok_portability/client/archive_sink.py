@@ -19,6 +19,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from tiktok_portability.archive.errors import ArchiveError
+from tiktok_portability.archive.safezip import SafeZip
 from tiktok_portability.client import errors
 from tiktok_portability.client.errors import CallContext
 
@@ -115,16 +117,22 @@ class ArchiveSink(abc.ABC):
         """Re-read the written archive when the sink allows it."""
 
     def _check_zip(self, fileobj: BinaryIO) -> int:
+        """The member count; every way the zip can fail to read is this user's ArchiveCorrupt.
+
+        Verification reads the archive as normalization will (SafeZip: member names, duplicate
+        names, declared sizes and ratios, then every member inflated under the same caps), so an
+        archive accepted here is not refused later for a reason a retry could have fixed.
+        """
         try:
-            with zipfile.ZipFile(fileobj) as archive:
-                members = archive.infolist()
+            with SafeZip(fileobj) as archive:
+                members = len(archive.members)
                 if self.verify_mode == "full":
-                    bad = archive.testzip()
-                    if bad is not None:
-                        raise self._corrupt(f"member {bad!r} fails its CRC check")
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise self._corrupt(f"not a readable zip: {exc}") from None
-        return len(members)
+                    archive.verify()
+        except ArchiveError as exc:
+            raise self._corrupt(exc.problem) from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+            raise self._corrupt(f"not a readable zip: {type(exc).__name__}: {exc}") from None
+        return members
 
     def _corrupt(self, detail: str) -> errors.TikTokError:
         return errors.build(errors.ArchiveCorrupt, self.ctx, code=None, http_status=200, detail=detail)
