@@ -38,10 +38,12 @@ class StatusFilters:
     date: date | None = None
     open_id: str | None = None
     run_id: str | None = None
+    reconsent_due: bool = False
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> StatusFilters:
-        values = {f.name: (query.get(f.name) or "").strip() or None for f in fields(cls)}
+        values: dict = {f.name: (query.get(f.name) or "").strip() or None for f in fields(cls)}
+        values["reconsent_due"] = values["reconsent_due"] in ("1", "on", "true")
         _check_choice("grant_status", values["grant_status"], GRANT_STATUSES)
         _check_choice("transfer_status", values["transfer_status"], TRANSFER_STATUSES)
         _check_choice("reason", values["reason"], tuple(reasons.REASONS))
@@ -59,7 +61,7 @@ class StatusFilters:
     def query(self, **changes: str | None) -> str:
         """This filter as a query string, with ``changes`` applied (a link to a narrower view)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)} | changes
-        return urlencode({k: str(v) for k, v in values.items() if v})
+        return urlencode({k: "1" if v is True else str(v) for k, v in values.items() if v})
 
 
 def _check_choice(name: str, value: str | None, allowed: Sequence[str]) -> None:
@@ -169,6 +171,8 @@ def _form(filters: StatusFilters) -> str:
         f"<label>Snapshot date <input type='date' name='date' id='date' value='{_e(filters.date)}'></label>"
         f"<label>open_id <input name='open_id' id='open_id' value='{_e(filters.open_id)}'></label>"
         f"<label>Run <input name='run_id' id='run_id' value='{_e(filters.run_id)}'></label>"
+        f"<label><input type='checkbox' name='reconsent_due' id='reconsent_due' value='1'"
+        f"{' checked' if filters.reconsent_due else ''}> Re-consent due</label>"
         "<button type='submit'>Filter</button> <a href='?'>Clear</a></form>"
     )
 
@@ -214,8 +218,8 @@ def render(
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{_e(TITLE)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{_e(TITLE)}</h1><p>Grants: {summary}. Read-only. Reason and open_id filter both "
-        "tables; grant status the grants; transfer status, snapshot date (the run's) and run the "
-        "transfers, and narrow the grants to those users.</p>"
+        "tables; grant status and re-consent due the grants; transfer status, snapshot date (the "
+        "run's) and run the transfers, and narrow the grants to those users.</p>"
         f"{_form(filters)}"
         f"<h2 id='transfers'>Transfers{scope} ({len(transfers)})</h2>{_cut(transfers, 'transfers')}"
         "<table id='transfers-table'><thead><tr><th>open_id</th><th>run</th><th>snapshot date</th>"

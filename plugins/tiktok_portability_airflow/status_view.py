@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -28,7 +29,11 @@ from starlette.concurrency import run_in_threadpool
 
 from tiktok_portability.clock import utcnow
 from tiktok_portability.contract import SYNC_DAG_ID
-from tiktok_portability.state.status import list_grant_statuses, list_transfer_statuses
+from tiktok_portability.state.status import (
+    DEFAULT_RECONSENT_NOTICE,
+    list_grant_statuses,
+    list_transfer_statuses,
+)
 from tiktok_portability.sync.reasons import OAUTH_START_PATH
 from tiktok_portability_airflow import status_page
 from tiktok_portability_airflow.status_page import FilterError, StatusFilters
@@ -93,6 +98,24 @@ def _login_url() -> str:
         return "/"
 
 
+def default_reconsent_notice() -> timedelta:
+    """``reconsent_notice_days`` of the ``tiktok_default`` connection, as the sync summary uses it.
+
+    The page needs only the state store: without a readable app connection it keeps the default.
+    """
+    from tiktok_portability_airflow.hooks import TikTokPortabilityHook
+
+    try:
+        return timedelta(days=TikTokPortabilityHook().app.reconsent_notice_days)
+    except Exception as exc:  # a missing or broken app connection must not hide the statuses
+        log.info(
+            "status view: app connection not readable (%s); reconsent notice %s",
+            exc,
+            DEFAULT_RECONSENT_NOTICE,
+        )
+        return DEFAULT_RECONSENT_NOTICE
+
+
 def default_store() -> StateStore:
     """The state store of the ``tiktok_state`` connection (keys only if configured: none needed)."""
     from tiktok_portability_airflow.hooks import TikTokPortabilityHook
@@ -115,20 +138,21 @@ def create_app(
     store_factory: Callable[[], StateStore] = default_store,
     authenticate: Callable[[Request], Any] = airflow_user,
     authorize: Callable[[Any], bool] = may_read_statuses,
+    reconsent_notice: Callable[[], timedelta] = default_reconsent_notice,
 ) -> FastAPI:
     """The status app; the store is opened on the first authorized request, not at plugin import."""
     api = FastAPI(title="TikTok status", docs_url=None, redoc_url=None, openapi_url=None)
     store_lock = threading.Lock()
-    opened: list[StateStore] = []
+    opened: list[tuple[StateStore, timedelta]] = []
 
-    def store() -> StateStore:
+    def store() -> tuple[StateStore, timedelta]:
         with store_lock:
             if not opened:
-                opened.append(store_factory())
+                opened.append((store_factory(), reconsent_notice()))
             return opened[0]
 
     def read(filters: StatusFilters, sign_in_url: str) -> str:
-        s = store()
+        s, notice = store()
         transfers = list_transfer_statuses(
             s,
             status=filters.transfer_status,
@@ -147,6 +171,8 @@ def create_app(
             reason=filters.reason,
             open_id=filters.open_id,
             open_ids=sorted(scoped) if scoped is not None else None,
+            reconsent_due=filters.reconsent_due,
+            reconsent_notice=notice,
             limit=status_page.ROW_LIMIT,
         )
         return status_page.render(filters, grants, transfers, s.grant_counts(), utcnow(), sign_in_url)

@@ -7,15 +7,18 @@ manager, are exercised through the api-server in tests/scheduler/test_status_vie
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import HTTPException
 
 from tests.state.stores import KEY_A, tokens
 from tiktok_portability.clock import utcnow
 from tiktok_portability.state import StateStore
+from tiktok_portability.state.tables import grants
 from tiktok_portability_airflow.status_view import create_app
 
 RUN = "manual__2026-12-06T02:00:00+00:00"
@@ -65,7 +68,8 @@ def _client(store, *, user="ops", allowed=True) -> _Client:
             raise HTTPException(status_code=401, detail="Not authenticated")
         return user
 
-    return _Client(create_app(lambda: store, authenticate, lambda u: allowed))
+    notice = timedelta(days=14)
+    return _Client(create_app(lambda: store, authenticate, lambda u: allowed, lambda: notice))
 
 
 def test_without_a_session_the_view_answers_401_and_reads_nothing(store, monkeypatch):
@@ -104,6 +108,19 @@ def test_grants_show_the_reason_next_action_deadline_and_last_sync(store):
     assert (utcnow() + timedelta(days=180)).strftime("%Y-%m-%d") in page  # consent deadline
     ok = _client(store).get("/", params={"open_id": "user-ok"}).text
     assert f"<td>{utcnow().strftime('%Y-%m-%d')}" in ok  # last successful sync
+
+
+def test_re_consent_due_lists_the_active_grants_near_their_deadline(store):
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(grants)
+            .where(grants.c.open_id == "user-ok")
+            .values(refresh_expires_at=utcnow() + timedelta(days=2))
+        )
+    page = _client(store).get("/", params={"reconsent_due": "1"}).text
+    listed = re.findall(r"<tr data-open-id='([^']+)'", page)
+    assert listed == ["user-ok"]
+    assert "re-consent due" in page
 
 
 def test_values_from_the_store_are_escaped(store):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from tests.state.stores import tokens
+from tiktok_portability.clock import utcnow
 from tiktok_portability.state.status import list_grant_statuses, list_transfer_statuses
+from tiktok_portability.state.tables import grants
 
 
 def _normalized(store, open_id: str, run_id: str, request_id: int):
@@ -44,6 +46,27 @@ def test_grants_carry_their_last_sync_and_what_the_last_run_left(store):
     assert [g.open_id for g in list_grant_statuses(store, reason="revoked")] == ["u3"]
     assert [g.open_id for g in list_grant_statuses(store, open_id="u1")] == ["u1"]
     assert [g.open_id for g in list_grant_statuses(store, open_ids=["u3", "u1", "nobody"])] == ["u1", "u3"]
+
+
+def test_an_active_grant_near_its_refresh_deadline_is_reconsent_due(store):
+    store.upsert_grant("soon", ["portability.all.ongoing"], tokens("s"))
+    store.upsert_grant("later", ["portability.all.ongoing"], tokens("l"))
+    store.upsert_grant("gone", ["portability.all.ongoing"], tokens("g"))
+    store.mark_grant("gone", "needs_reauth", "consent_expired: deadline passed")
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(grants)
+            .where(grants.c.open_id.in_(["soon", "gone"]))
+            .values(refresh_expires_at=utcnow() + timedelta(days=3))
+        )
+
+    by_id = {g.open_id: g.reconsent_due for g in list_grant_statuses(store)}
+    due = list_grant_statuses(store, reconsent_due=True)
+    within_a_day = list_grant_statuses(store, reconsent_due=True, reconsent_notice=timedelta(days=1))
+
+    assert by_id == {"soon": True, "later": False, "gone": False}
+    assert [g.open_id for g in due] == ["soon"]
+    assert within_a_day == []
 
 
 def test_a_reason_filter_matches_the_category_not_a_look_alike(store):

@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from tiktok_portability.clock import utcnow
 from tiktok_portability.state.tables import grants, sync_runs, transfers
 
 if TYPE_CHECKING:
     from tiktok_portability.state.store import StateStore
 
 DEFAULT_LIMIT = 500
+# How close to the refresh deadline (fixed at consent) an active grant counts as reconsent_due;
+# the same default as the sync summary's (the connection's reconsent_notice_days).
+DEFAULT_RECONSENT_NOTICE = timedelta(days=14)
 # Grant columns that hold ciphertext: never selected here.
 _TOKEN_COLUMNS = frozenset({"access_token_enc", "refresh_token_enc"})
 
@@ -38,7 +42,8 @@ class GrantStatus:
     last_synced_at: datetime | None
     last_transfer_status: str | None
     last_transfer_reason: str | None
-    reconsent_due: bool | None = None
+    # Active, and the refresh deadline is within the notice: the user must sign in again soon.
+    reconsent_due: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ def list_grant_statuses(
     reason: str | None = None,
     open_id: str | None = None,
     open_ids: Sequence[str] | None = None,
+    reconsent_due: bool = False,
+    reconsent_notice: timedelta = DEFAULT_RECONSENT_NOTICE,
     limit: int = DEFAULT_LIMIT,
     after_open_id: str | None = None,
 ) -> list[GrantStatus]:
@@ -84,7 +91,10 @@ def list_grant_statuses(
     ``reason`` matches the category of the grant's reason or, for a free-text reason, its status
     (``needs_reauth``, ``revoked``, ``erased``), as :func:`tiktok_portability.sync.reasons.grant_category`
     names it. ``open_ids`` narrows to those users (at most ``limit`` of them count).
+    ``reconsent_due`` keeps only the active grants whose refresh deadline falls within
+    ``reconsent_notice``.
     """
+    notice_until = utcnow() + reconsent_notice
     columns = [c for c in grants.c if c.name not in _TOKEN_COLUMNS]
     query = sa.select(*columns).order_by(grants.c.open_id).limit(limit)
     if status:
@@ -97,6 +107,8 @@ def list_grant_statuses(
         query = query.where(grants.c.open_id.in_(sorted(set(open_ids))[:limit]))
     if after_open_id:
         query = query.where(grants.c.open_id > after_open_id)
+    if reconsent_due:
+        query = query.where(grants.c.status == "active", grants.c.refresh_expires_at < notice_until)
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
         ids = [r.open_id for r in rows]
@@ -104,8 +116,8 @@ def list_grant_statuses(
         latest = _latest_transfers(conn, ids)
     out = []
     for row in rows:
-        values = row._mapping
         last = latest.get(row.open_id)
+        deadline = row.refresh_expires_at
         out.append(
             GrantStatus(
                 open_id=row.open_id,
@@ -119,8 +131,7 @@ def list_grant_statuses(
                 last_synced_at=synced.get(row.open_id),
                 last_transfer_status=last.status if last is not None else None,
                 last_transfer_reason=last.failure_reason if last is not None else None,
-                # A column a later migration may add; older schemas simply do not have it.
-                reconsent_due=values.get("reconsent_due"),
+                reconsent_due=row.status == "active" and deadline is not None and deadline < notice_until,
             )
         )
     return out
