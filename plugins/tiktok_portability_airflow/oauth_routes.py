@@ -138,6 +138,11 @@ def exchange_and_store(svc: OAuthServices, code: str, redirect_uri: str) -> Conn
     app = svc.app
     hidden = [code, app.client_secret.reveal()]
     try:
+        # A code can be exchanged once: a store that could not keep the tokens refuses first.
+        svc.state_store.require_token_key()
+    except Exception as exc:
+        raise _fail("store_grant", exc, hidden) from None
+    try:
         with svc.get_client() as client:
             tokens = client.exchange_code(code, redirect_uri)
             hidden += [tokens.access_token.reveal(), tokens.refresh_token.reveal()]

@@ -215,6 +215,10 @@ class StateStore:
             )
         return self._token_cipher
 
+    def require_token_key(self) -> None:
+        """Raise KeyConfigError unless tokens can be written: check before spending a one-time code."""
+        self._cipher  # noqa: B018 (the property raises when there is no key)
+
     # -- transactions ---------------------------------------------------------------------------
 
     @contextmanager
