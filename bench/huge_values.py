@@ -9,7 +9,7 @@ reading keeps MB/s flat as the size doubles.
 
 Part 2, one huge value: a 200 MB TXT line and a 200 MB JSON string, each normalized in a fresh
 process; prints the outcome (rows, or the error) and the process's peak RSS. Values past
-``ArchiveLimits.max_value_chars`` are refused with ValueTooLargeError, so memory stays bounded.
+``ArchiveLimits.max_value_bytes`` are refused with ValueTooLargeError, so memory stays bounded.
 """
 
 from __future__ import annotations

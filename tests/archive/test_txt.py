@@ -49,7 +49,7 @@ def test_dm_continuation_lines_stay_with_their_message_across_slices():
 def test_a_line_longer_than_the_cap_names_the_archive_member_and_line():
     text = "Date: 2026-01-01 10:00:00\nLink: ok\n\nDate: 2026-01-02 10:00:00\nLink: " + "x" * 5000 + "\n"
     with pytest.raises(ValueTooLargeError) as err:
-        _blocks(text, max_value_chars=4096)
+        _blocks(text, max_value_bytes=4096)
     message = str(err.value)
     assert "'a.zip'" in message
     assert "'m.txt'" in message
@@ -59,18 +59,18 @@ def test_a_line_longer_than_the_cap_names_the_archive_member_and_line():
 
 def test_continuation_lines_cannot_build_a_value_past_the_cap():
     text = "Date: 2026-01-01 10:00:00\nLink: start\n" + ("y" * 100 + "\n") * 100
-    assert len(_blocks(text, max_value_chars=20_000)[0]["Link"]) == 5 + 101 * 100
+    assert len(_blocks(text, max_value_bytes=20_000)[0]["Link"]) == 5 + 101 * 100
     with pytest.raises(ValueTooLargeError, match="line 2 is longer than 5,000"):
-        _blocks(text, max_value_chars=5_000)
+        _blocks(text, max_value_bytes=5_000)
     dm = ">>> Chat History with pat::\n2026-01-01 10:00:00 UTC pat: hi\n" + ("z" * 100 + "\n") * 100
     with pytest.raises(ValueTooLargeError, match=r"'dm\.txt': the value at line 2"):
-        _dms(dm, max_value_chars=5_000)
+        _dms(dm, max_value_bytes=5_000)
 
 
 def test_a_value_right_at_the_cap_is_read():
     value = "v" * (4096 - len("Link: "))
-    assert _blocks(f"Link: {value}\n", max_value_chars=4096) == [{"Link": value}]
-    assert _blocks(f"Link: {value}", max_value_chars=4096) == [{"Link": value}]
+    assert _blocks(f"Link: {value}\n", max_value_bytes=4096) == [{"Link": value}]
+    assert _blocks(f"Link: {value}", max_value_bytes=4096) == [{"Link": value}]
 
 
 def test_the_normalizer_applies_the_archives_value_cap(tmp_path):
@@ -81,5 +81,5 @@ def test_the_normalizer_applies_the_archives_value_cap(tmp_path):
     tables, _ = load(path)
     assert tables["watch_history"].num_rows == 1
     with pytest.raises(ValueTooLargeError, match=r"Watch History\.txt"):
-        for _ in normalize_archive(path, CTX, limits=ArchiveLimits(max_value_chars=1_000)):
+        for _ in normalize_archive(path, CTX, limits=ArchiveLimits(max_value_bytes=1_000)):
             pass

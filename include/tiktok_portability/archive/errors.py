@@ -41,7 +41,7 @@ class EncodingError(ArchiveError):
 
 
 class ValueTooLargeError(ArchiveError):
-    """One value is longer than ``ArchiveLimits.max_value_chars`` (memory is bounded per value)."""
+    """One value is longer than ``ArchiveLimits.max_value_bytes`` (memory is bounded per value)."""
 
 
 class MalformedJSONError(ArchiveError):

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from tiktok_portability.archive.errors import EncodingError, MalformedJSONError
+from tiktok_portability.archive.errors import EncodingError, MalformedJSONError, ValueTooLargeError
 
 Path = tuple[str, ...]
 # (path, value, is_list_slice): a complete value at ``path``, or a slice of the items of the list
@@ -60,6 +60,11 @@ def _value_end(exc: Exception) -> int | None:
     return _error_index(exc) if "trailing characters" in str(exc) else None
 
 
+# Objects too big to decode whole are walked key by key, one generator per level: real exports
+# nest about five levels, a hostile one must not reach Python's recursion limit.
+MAX_DEPTH = 64
+
+
 class JsonStream:
     """Walks the JSON document in ``stream`` and yields :data:`JsonEvent` tuples.
 
@@ -81,7 +86,7 @@ class JsonStream:
         member: str,
         chunk_size: int = 1 << 20,
         whole_limit: int = 1 << 20,
-        max_buffer: int = 256 << 20,
+        max_value_bytes: int = 16 << 20,
         skip: Callable[[Path], bool] | None = None,
         typed: Callable[[Path], Callable[[bytes], Any] | None] | None = None,
     ) -> None:
@@ -90,7 +95,13 @@ class JsonStream:
         self._member = member
         self._chunk = chunk_size
         self._whole_limit = whole_limit
-        self._max_buffer = max_buffer
+        # The buffer holds the chunk being decoded plus at most one value that goes on past it
+        # (or an object of up to whole_limit bytes being read whole).
+        self._max_buffer = max(max_value_bytes, whole_limit) + chunk_size
+        self._max_value = max_value_bytes
+        # Where the cursor is, for an error about a value too large: the section and the item.
+        self._section: Path = ()
+        self._record: int | None = None
         self._skip = skip
         self._typed = typed
         # One byte of slack before the cursor at all times: room for the ``[`` of a slice.
@@ -125,7 +136,13 @@ class JsonStream:
             self._pos = 1
         self._buf += data
         if len(self._buf) - self._pos > self._max_buffer:
-            self._fail(f"a single JSON value is larger than {self._max_buffer} bytes")
+            at = f", record {self._record}" if self._record is not None else ""
+            raise ValueTooLargeError(
+                self._archive,
+                f"member {self._member!r}, section {'/'.join(map(str, self._section)) or '(top)'}{at}: "
+                f"one value at byte {self._offset()} is longer than {self._max_value:,} bytes "
+                "(ArchiveLimits.max_value_bytes)",
+            )
         return True
 
     def _view(self, start: int, stop: int | None = None) -> memoryview:
@@ -162,6 +179,9 @@ class JsonStream:
             raise EncodingError(
                 self._archive, f"member {self._member!r} near byte {self._offset(base)} is not valid UTF-8"
             ) from exc
+        except RecursionError:
+            # msgspec stops at its own depth limit (no real export comes near it).
+            self._fail("the JSON nests deeper than can be decoded", base)
 
     # -- values -----------------------------------------------------------------------------
 
@@ -219,6 +239,9 @@ class JsonStream:
             self._fail("trailing data after the top-level value")
 
     def _value(self, path: Path) -> Iterator[JsonEvent]:
+        if len(path) > MAX_DEPTH:
+            self._fail(f"objects nest deeper than {MAX_DEPTH} levels")
+        self._section, self._record = path, None
         c = self._peek()
         decode = self._decoder(path)
         if c == _LBRACK:
@@ -260,7 +283,9 @@ class JsonStream:
         self._pos += 1
         need_comma = False
         sent = False
+        records = 0
         while True:
+            self._section, self._record = path, records
             self._top_up()
             c = self._peek()
             if c == _RBRACK:
@@ -284,6 +309,7 @@ class JsonStream:
                     self._fail("unexpected end of input inside a list")
                 continue
             if emit:
+                records += len(items)
                 yield path, items, True
                 sent = True
             items = None  # a skipped list decodes to a Raw holding a view of the buffer

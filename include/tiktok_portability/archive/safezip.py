@@ -55,9 +55,10 @@ class ArchiveLimits:
     # Small members (a few KB) can legitimately have extreme ratios, e.g. a file of spaces.
     ratio_grace_bytes: int = 1 << 20
     max_members: int = 10_000
-    # One value (a TXT line with its continuation lines, a JSON string) is held whole in memory:
-    # the cap keeps memory bounded whatever the archive holds (real values are under 100 KB).
-    max_value_chars: int = 16 << 20
+    # One value (a JSON list item or string; a TXT value with its continuation lines, counted in
+    # characters) is held whole in memory: the cap keeps memory bounded whatever the archive
+    # holds (real values are under 100 KB).
+    max_value_bytes: int = 16 << 20
 
 
 def _archive_name(source: str | os.PathLike[str] | BinaryIO) -> str:

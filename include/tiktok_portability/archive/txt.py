@@ -15,7 +15,7 @@ _DM_HEADER = re.compile(r"^>>>\s*(.*?)\s*:*\s*$")
 _DM_PREFIXES = ("chat history with ", "chatgeschiedenis met ", "groepschat ", "group chat ")
 
 
-DEFAULT_MAX_VALUE_CHARS = 16 << 20  # ArchiveLimits.max_value_chars
+DEFAULT_MAX_VALUE_BYTES = 16 << 20  # ArchiveLimits.max_value_bytes
 
 
 def _lines(stream: BinaryIO, archive: str, member: str, max_chars: int) -> Iterator[tuple[int, str]]:
@@ -36,7 +36,7 @@ def _too_long(archive: str, member: str, lineno: int, max_chars: int) -> ValueTo
     return ValueTooLargeError(
         archive,
         f"member {member!r}: the value at line {lineno} is longer than {max_chars:,} characters "
-        "(ArchiveLimits.max_value_chars)",
+        "(ArchiveLimits.max_value_bytes)",
     )
 
 
@@ -75,18 +75,18 @@ def read_blocks(
     archive: str,
     member: str,
     chunk: int = 8192,
-    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
 ) -> Iterator[list[dict]]:
     """Records of a `Key: value` file, in slices of up to ``chunk`` dicts.
 
     Blocks are separated by blank lines; a line without `: ` continues the previous value (photo
     posts list several URLs). A block with no `Key: value` line (a localised "no data" sentence)
-    is not a record. A value longer than ``max_value_chars`` raises ValueTooLargeError.
+    is not a record. A value longer than ``max_value_bytes`` raises ValueTooLargeError.
     """
     out: list[dict] = []
     record: dict[str, _Value] = {}
     last: _Value | None = None
-    for lineno, line in _lines(stream, archive, member, max_value_chars):
+    for lineno, line in _lines(stream, archive, member, max_value_bytes):
         if not line.strip():
             if record:
                 out.append({k: v.text() for k, v in record.items()})
@@ -101,7 +101,7 @@ def read_blocks(
         if sep:
             last = record[key.strip().rstrip(":")] = _Value(value.strip(), lineno)
         elif last is not None:
-            last.extend(line.strip(), archive, member, max_value_chars)
+            last.extend(line.strip(), archive, member, max_value_bytes)
     if record:
         out.append({k: v.text() for k, v in record.items()})
     if out:
@@ -113,7 +113,7 @@ def read_dm_transcript(
     archive: str,
     member: str,
     chunk: int = 8192,
-    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
 ) -> Iterator[tuple[str, list[dict]]]:
     """(partner, messages) slices of a `Direct Messages.txt` transcript.
 
@@ -129,7 +129,7 @@ def read_dm_transcript(
             out[-1]["Content"] = content.text()
         return out
 
-    for lineno, line in _lines(stream, archive, member, max_value_chars):
+    for lineno, line in _lines(stream, archive, member, max_value_bytes):
         header = _DM_HEADER.match(line)
         if header:
             if out and partner is not None:
@@ -147,6 +147,6 @@ def read_dm_transcript(
             content = _Value(msg.group(3), lineno)
             out.append({"Date": msg.group(1), "From": msg.group(2), "Content": msg.group(3)})
         elif content is not None:
-            content.extend(line, archive, member, max_value_chars)
+            content.extend(line, archive, member, max_value_bytes)
     if out and partner is not None:
         yield partner, flush()

@@ -22,7 +22,12 @@ def user_key(open_id: str) -> str:
     """The path-safe, hash-derived folder name of a user."""
     if not isinstance(open_id, str) or not open_id or len(open_id) > MAX_OPEN_ID_LEN:
         raise InvalidIdentifier(f"open_id must be a non-empty string of at most {MAX_OPEN_ID_LEN} chars")
-    return hashlib.sha256(open_id.encode()).hexdigest()[:32]
+    try:
+        encoded = open_id.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. from a JSON "\ud800" escape) has no UTF-8 form to hash or store.
+        raise InvalidIdentifier("open_id holds a lone surrogate, which is not valid Unicode text") from None
+    return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 def snapshot_date_str(value: date | str) -> str:

@@ -249,7 +249,13 @@ class _JsonReader:
 
     def batches(self) -> Batches:
         with self.zf.open(self.member, buffered=False) as fh:
-            stream = JsonStream(fh, archive=self.zf.name, member=self.member, typed=self._typed)
+            stream = JsonStream(
+                fh,
+                archive=self.zf.name,
+                member=self.member,
+                typed=self._typed,
+                max_value_bytes=self.zf.limits.max_value_bytes,
+            )
             for path, value, is_slice in stream.events():
                 if path:
                     self.tops.add(norm_key(path[0]))
@@ -371,7 +377,7 @@ class _TxtReader:
                     yield from self._dms(txt.member, fh)
                 else:
                     for records in read_blocks(
-                        fh, self.zf.name, txt.member, max_value_chars=self.zf.limits.max_value_chars
+                        fh, self.zf.name, txt.member, max_value_bytes=self.zf.limits.max_value_bytes
                     ):
                         if rmap is f.PROFILE:
                             records = records[:1]
@@ -382,7 +388,7 @@ class _TxtReader:
 
     def _dms(self, member: str, fh: BinaryIO) -> Batches:
         for partner, messages in read_dm_transcript(
-            fh, self.zf.name, member, max_value_chars=self.zf.limits.max_value_chars
+            fh, self.zf.name, member, max_value_bytes=self.zf.limits.max_value_bytes
         ):
             yield from self.run.add_conversation(messages, partner, member, member, "file")
         yield from self.run.flush_conversations()
