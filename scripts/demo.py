@@ -1,7 +1,11 @@
 """`make demo`: two nights of the ongoing sync, end to end, on the embedded defaults.
 
-1. starts the local TikTok emulator (a real HTTP server on 127.0.0.1);
-2. creates a fresh Airflow home (SQLite), applies ``airflow_settings.yaml``;
+1. starts the local TikTok emulator (a real HTTP server on 127.0.0.1) and the plugin's webhook
+   receiver (``tiktok_portability_airflow.serve``, the app Airflow's API server mounts), which
+   the emulator sends its webhooks to in TikTok's documented shape (a ready event names only its
+   request_id), so readiness needs no Check Status call;
+2. creates a fresh Airflow home (SQLite), applies ``airflow_settings.yaml`` and turns
+   ``webhooks_enabled`` on;
 3. seeds 50 users with ongoing grants (mixed scopes, layouts, JSON and TXT exports, two outside
    the EEA/UK, one with a single-use scope only) and stores their grants as the OAuth callback
    would;
@@ -72,6 +76,36 @@ def start_emulator(port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError("emulator did not start within 60 s")
+
+
+def start_receiver(port: int, emulator_port: int, env: dict[str, str]) -> subprocess.Popen:
+    """The webhook receiver on the demo's state store, with ``env``'s clock (night 2 moves it)."""
+    log = (DEMO / "receiver.log").open("a")
+    cmd = [sys.executable, "-m", "tiktok_portability_airflow.serve", "--port", str(port)]
+    cmd += ["--base-url", f"http://127.0.0.1:{emulator_port}", "--client-key", "demo-client-key"]
+    cmd += ["--state-url", f"sqlite:///{DEMO / 'state.db'}", "--log-level", "info"]
+    env = {**env, "TIKTOK_CLIENT_SECRET": "demo-client-secret"}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"webhook receiver exited; see {DEMO / 'receiver.log'}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/tiktok/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("webhook receiver did not start within 60 s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def demo_fernet_key(folder: Path) -> str:
@@ -154,6 +188,12 @@ def show_calls(admin: httpx.Client, since: float) -> None:
         key = entry["endpoint"] if entry["status"] < 400 else f"{entry['endpoint']} (error {entry['status']})"
         calls[key] = calls.get(key, 0) + 1
     print(f"  {'calls seen by TikTok':17} {dict(sorted(calls.items()))}")
+    answers: dict[str, int] = {}
+    for delivery in admin.get("/_admin/webhooks").raise_for_status().json():
+        if delivery["created"] >= since:
+            key = f"{delivery['event']} -> {delivery['last_status'] or delivery['state']}"
+            answers[key] = answers.get(key, 0) + 1
+    print(f"  {'webhooks sent':17} {dict(sorted(answers.items()))}")
 
 
 def queries(lake: Path) -> None:
@@ -216,6 +256,7 @@ def main() -> int:
     port = free_port(8765)
     say(f"Starting the TikTok emulator on http://127.0.0.1:{port}")
     emulator = start_emulator(port)
+    receiver: subprocess.Popen | None = None
     try:
         env = {
             **os.environ,
@@ -245,18 +286,25 @@ def main() -> int:
         )
         if loaded.returncode != 0:
             raise RuntimeError(loaded.stdout + loaded.stderr)
-        if port != 8765:  # the settings file points at 8765; an env connection takes precedence
-            env["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": f"http://127.0.0.1:{port}",
-                    "login": "demo-client-key",
-                    "password": "demo-client-secret",
-                }
-            )
+        # The settings file's connection, pointed at this emulator and with webhooks on (an env
+        # connection takes precedence over the metadata DB's).
+        env["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": f"http://127.0.0.1:{port}",
+                "login": "demo-client-key",
+                "password": "demo-client-secret",
+                "extra": {"webhooks_enabled": True},
+            }
+        )
         store = StateStore.from_url(f"sqlite:///{DEMO / 'state.db'}", [key])
+        receiver_port = free_port(8766)
+        say(f"Starting the webhook receiver on http://127.0.0.1:{receiver_port}/tiktok/webhook")
+        receiver = start_receiver(receiver_port, port, env)
+        webhook_url = f"http://127.0.0.1:{receiver_port}/tiktok/webhook"
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as admin:
+            admin.post("/_admin/config", json={"webhook_url": webhook_url}).raise_for_status()
             say(f"Seeding {USERS} users with ongoing grants (mixed scopes, layouts, JSON and TXT)")
             users = seed(admin, store)
             print(f"  {sum(u['format'] == 'text' for u in users)} users export TXT, the rest JSON")
@@ -282,6 +330,8 @@ def main() -> int:
             say("Night 2: a day later, no faults (tokens expired, data grew, failed download retried)")
             admin.post("/_admin/clock/advance", json={"seconds": DAY}).raise_for_status()
             env["TIKTOK_PORTABILITY_CLOCK_OFFSET_S"] = str(DAY)
+            stop(receiver)  # the receiver's clock moves with the emulator's and Airflow's
+            receiver = start_receiver(receiver_port, port, env)
             since = admin.get("/_admin/clock").raise_for_status().json()["now"]
             night2 = run_night(env, NIGHTS[1])
             show_summary("Night 2 summary", night2)
@@ -291,11 +341,8 @@ def main() -> int:
         say(f"Done. Lake: {DEMO / 'lake'}  Logs: {DEMO}/night-*.log  Airflow home: {DEMO / 'airflow'}")
         return 0
     finally:
-        emulator.terminate()
-        try:
-            emulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
+        stop(receiver)
+        stop(emulator)
 
 
 if __name__ == "__main__":
