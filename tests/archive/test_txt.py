@@ -83,3 +83,19 @@ def test_the_normalizer_applies_the_archives_value_cap(tmp_path):
     with pytest.raises(ValueTooLargeError, match=r"Watch History\.txt"):
         for _ in normalize_archive(path, CTX, limits=ArchiveLimits(max_value_bytes=1_000)):
             pass
+
+
+def test_nul_characters_are_removed_and_counted(tmp_path):
+    seen: list[int] = []
+    got = _blocks("Date: 2026-01-01 10:00:00\nLink: a\x00b\x00\n", on_nul=seen.append)
+    assert got == [{"Date": "2026-01-01 10:00:00", "Link": "ab"}]
+    assert seen == [2]
+    members = {
+        "TikTok/Activity/Watch History.txt": b"Date: 2026-01-01 10:00:00 UTC\nLink: https://x/\x00\n",
+        "TikTok/Direct Messages/Direct Messages.txt": b">>> Chat History with pat::\n"
+        b"2026-01-01 10:00:00 UTC pat: h\x00i\x00\n",
+    }
+    tables, report = load(zip_members(tmp_path, members))
+    assert tables["watch_history"].column("link").to_pylist() == ["https://x/"]
+    assert tables["dm_messages"].column("content").to_pylist() == ["hi"]
+    assert report.nul_chars_removed == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from tiktok_portability.archive.errors import EncodingError, ValueTooLargeError
@@ -18,8 +18,13 @@ _DM_PREFIXES = ("chat history with ", "chatgeschiedenis met ", "groepschat ", "g
 DEFAULT_MAX_VALUE_BYTES = 16 << 20  # ArchiveLimits.max_value_bytes
 
 
-def _lines(stream: BinaryIO, archive: str, member: str, max_chars: int) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a member; a line is read at most ``max_chars`` at a time, never whole."""
+def _lines(
+    stream: BinaryIO, archive: str, member: str, max_chars: int, on_nul: Callable[[int], None] | None
+) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a member; a line is read at most ``max_chars`` at a time, never whole.
+
+    NUL characters (seen in damaged exports; no value holds one) are removed and counted.
+    """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=None)
     lineno = 0
     try:
@@ -27,6 +32,10 @@ def _lines(stream: BinaryIO, archive: str, member: str, max_chars: int) -> Itera
             lineno += 1
             if len(line) > max_chars and not line.endswith("\n"):
                 raise _too_long(archive, member, lineno, max_chars)
+            if "\x00" in line:
+                if on_nul is not None:
+                    on_nul(line.count("\x00"))
+                line = line.replace("\x00", "")
             yield lineno, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError as exc:
         raise EncodingError(archive, f"member {member!r} is not valid UTF-8 after line {lineno}") from exc
@@ -76,6 +85,7 @@ def read_blocks(
     member: str,
     chunk: int = 8192,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    on_nul: Callable[[int], None] | None = None,
 ) -> Iterator[list[dict]]:
     """Records of a `Key: value` file, in slices of up to ``chunk`` dicts.
 
@@ -86,7 +96,7 @@ def read_blocks(
     out: list[dict] = []
     record: dict[str, _Value] = {}
     last: _Value | None = None
-    for lineno, line in _lines(stream, archive, member, max_value_bytes):
+    for lineno, line in _lines(stream, archive, member, max_value_bytes, on_nul):
         if not line.strip():
             if record:
                 out.append({k: v.text() for k, v in record.items()})
@@ -114,6 +124,7 @@ def read_dm_transcript(
     member: str,
     chunk: int = 8192,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    on_nul: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[str, list[dict]]]:
     """(partner, messages) slices of a `Direct Messages.txt` transcript.
 
@@ -129,7 +140,7 @@ def read_dm_transcript(
             out[-1]["Content"] = content.text()
         return out
 
-    for lineno, line in _lines(stream, archive, member, max_value_bytes):
+    for lineno, line in _lines(stream, archive, member, max_value_bytes, on_nul):
         header = _DM_HEADER.match(line)
         if header:
             if out and partner is not None:

@@ -377,7 +377,11 @@ class _TxtReader:
                     yield from self._dms(txt.member, fh)
                 else:
                     for records in read_blocks(
-                        fh, self.zf.name, txt.member, max_value_bytes=self.zf.limits.max_value_bytes
+                        fh,
+                        self.zf.name,
+                        txt.member,
+                        max_value_bytes=self.zf.limits.max_value_bytes,
+                        on_nul=self._count_nul,
                     ):
                         if rmap is f.PROFILE:
                             records = records[:1]
@@ -386,9 +390,12 @@ class _TxtReader:
         if any(norm_key(path).endswith("videolink") for _, path in self.run.seen):
             report.generation = "G0"
 
+    def _count_nul(self, n: int) -> None:
+        self.run.report.nul_chars_removed += n
+
     def _dms(self, member: str, fh: BinaryIO) -> Batches:
         for partner, messages in read_dm_transcript(
-            fh, self.zf.name, member, max_value_bytes=self.zf.limits.max_value_bytes
+            fh, self.zf.name, member, max_value_bytes=self.zf.limits.max_value_bytes, on_nul=self._count_nul
         ):
             yield from self.run.add_conversation(messages, partner, member, member, "file")
         yield from self.run.flush_conversations()

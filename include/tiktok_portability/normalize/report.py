@@ -57,6 +57,8 @@ class NormalizeReport:
     record_errors: list[RecordError] = field(default_factory=list)
     record_error_count: int = 0
     max_errors_kept: int = 1000
+    # NUL characters removed from TXT files (damaged exports); no value holds one.
+    nul_chars_removed: int = 0
 
     def add_rows(self, table: str, n: int) -> None:
         self.rows[table] = self.rows.get(table, 0) + n
