@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,7 @@ def may_read_statuses(user: Any, state_conn_id: str = STATE_CONN_ID) -> bool:
 
 
 def _sign_in_url(request: Request) -> str:
-    """The OAuth start page on this server (Starlette's base_url is the API server's root)."""
+    """The OAuth start page on the address the page was reached at (base_url: the server's root)."""
     return str(request.base_url).rstrip("/") + OAUTH_START_PATH
 
 
@@ -98,22 +99,31 @@ def _login_url() -> str:
         return "/"
 
 
-def default_reconsent_notice() -> timedelta:
-    """``reconsent_notice_days`` of the ``tiktok_default`` connection, as the sync summary uses it.
+@dataclass(frozen=True)
+class AppFacts:
+    """What the page takes from the ``tiktok_default`` connection, as the sync summary does.
 
-    The page needs only the state store: without a readable app connection it keeps the default.
+    ``sign_in_url``: the public OAuth start link (from the connection's redirect_uri); None: the
+    page derives it from the address it was reached at.
+    """
+
+    reconsent_notice: timedelta = DEFAULT_RECONSENT_NOTICE
+    sign_in_url: str | None = None
+
+
+def default_app_facts() -> AppFacts:
+    """The app connection's reconsent notice and sign-in link; defaults when it cannot be read.
+
+    The page needs only the state store: a missing or broken app connection must not hide it.
     """
     from tiktok_portability_airflow.hooks import TikTokPortabilityHook
 
     try:
-        return timedelta(days=TikTokPortabilityHook().app.reconsent_notice_days)
-    except Exception as exc:  # a missing or broken app connection must not hide the statuses
-        log.info(
-            "status view: app connection not readable (%s); reconsent notice %s",
-            exc,
-            DEFAULT_RECONSENT_NOTICE,
-        )
-        return DEFAULT_RECONSENT_NOTICE
+        app = TikTokPortabilityHook().app
+    except Exception as exc:
+        log.info("status view: app connection not readable (%s); using defaults", exc)
+        return AppFacts()
+    return AppFacts(timedelta(days=app.reconsent_notice_days), app.oauth_start_url)
 
 
 def default_store() -> StateStore:
@@ -138,21 +148,21 @@ def create_app(
     store_factory: Callable[[], StateStore] = default_store,
     authenticate: Callable[[Request], Any] = airflow_user,
     authorize: Callable[[Any], bool] = may_read_statuses,
-    reconsent_notice: Callable[[], timedelta] = default_reconsent_notice,
+    app_facts: Callable[[], AppFacts] = default_app_facts,
 ) -> FastAPI:
     """The status app; the store is opened on the first authorized request, not at plugin import."""
     api = FastAPI(title="TikTok status", docs_url=None, redoc_url=None, openapi_url=None)
     store_lock = threading.Lock()
-    opened: list[tuple[StateStore, timedelta]] = []
+    opened: list[tuple[StateStore, AppFacts]] = []
 
-    def store() -> tuple[StateStore, timedelta]:
+    def store() -> tuple[StateStore, AppFacts]:
         with store_lock:
             if not opened:
-                opened.append((store_factory(), reconsent_notice()))
+                opened.append((store_factory(), app_facts()))
             return opened[0]
 
-    def read(filters: StatusFilters, sign_in_url: str) -> str:
-        s, notice = store()
+    def read(filters: StatusFilters, here_sign_in_url: str) -> str:
+        s, facts = store()
         transfers = list_transfer_statuses(
             s,
             status=filters.transfer_status,
@@ -172,9 +182,10 @@ def create_app(
             open_id=filters.open_id,
             open_ids=sorted(scoped) if scoped is not None else None,
             reconsent_due=filters.reconsent_due,
-            reconsent_notice=notice,
+            reconsent_notice=facts.reconsent_notice,
             limit=status_page.ROW_LIMIT,
         )
+        sign_in_url = facts.sign_in_url or here_sign_in_url
         return status_page.render(filters, grants, transfers, s.grant_counts(), utcnow(), sign_in_url)
 
     @api.get("/", response_class=HTMLResponse)

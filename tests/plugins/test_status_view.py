@@ -19,7 +19,7 @@ from tests.state.stores import KEY_A, tokens
 from tiktok_portability.clock import utcnow
 from tiktok_portability.state import StateStore
 from tiktok_portability.state.tables import grants
-from tiktok_portability_airflow.status_view import create_app
+from tiktok_portability_airflow.status_view import AppFacts, create_app
 
 RUN = "manual__2026-12-06T02:00:00+00:00"
 
@@ -62,14 +62,13 @@ class _Client:
         return asyncio.run(go())
 
 
-def _client(store, *, user="ops", allowed=True) -> _Client:
+def _client(store, *, user="ops", allowed=True, facts=None) -> _Client:
     async def authenticate(request):
         if user is None:
             raise HTTPException(status_code=401, detail="Not authenticated")
         return user
 
-    notice = timedelta(days=14)
-    return _Client(create_app(lambda: store, authenticate, lambda u: allowed, lambda: notice))
+    return _Client(create_app(lambda: store, authenticate, lambda u: allowed, lambda: facts or AppFacts()))
 
 
 def test_without_a_session_the_view_answers_401_and_reads_nothing(store, monkeypatch):
@@ -103,8 +102,12 @@ def test_a_run_shows_who_failed_in_words_with_the_next_action(store):
 def test_grants_show_the_reason_next_action_deadline_and_last_sync(store):
     page = _client(store).get("/", params={"reason": "needs_reauth"}).text
     assert "user-reauth" in page
-    # The link to send the user, complete (the OAuth app is mounted beside the view).
+    # The link to send the user, complete (the OAuth app is mounted beside the view) ...
     assert "<a href='http://testserver/tiktok/oauth/start'" in page
+    # ... or the public one the connection's redirect_uri names, when it has one.
+    public = AppFacts(sign_in_url="https://airflow.example.com/tiktok/oauth/start")
+    page = _client(store, facts=public).get("/", params={"reason": "needs_reauth"}).text
+    assert "<a href='https://airflow.example.com/tiktok/oauth/start'" in page
     assert (utcnow() + timedelta(days=180)).strftime("%Y-%m-%d") in page  # consent deadline
     ok = _client(store).get("/", params={"open_id": "user-ok"}).text
     assert f"<td>{utcnow().strftime('%Y-%m-%d')}" in ok  # last successful sync
