@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.scheduler]
 
 USERS = "admin:admin,ops:op,viewer:viewer"
 VIEW = "/tiktok-status/"
+# Where the UI routes the plugin's two external views (their url_route).
+NAV_ENTRY = "/plugin/tiktok-users"
+RUN_TAB = "/plugin/tiktok-users-of-run"
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +135,8 @@ def test_ops_reach_who_failed_from_the_runs_page_and_open_the_trigger_form(deplo
 
     # The run's page -> its "TikTok users" tab: one click to who failed in that run, and why.
     driver.get(f"{stack.api_url}/dags/{SYNC_DAG_ID}/runs/{quote(deployment['run_id'], safe='')}")
-    tab = wait.until(
-        ec.element_to_be_clickable(
-            (By.XPATH, "//a[normalize-space()='TikTok users'][contains(@href, '/runs/')]")
-        )
-    )
+    tab = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f"a[href$='{RUN_TAB}']")))
+    assert tab.text.strip() == "TikTok users"
     tab.click()
     wait.until(ec.frame_to_be_available_and_switch_to_it((By.CSS_SELECTOR, "iframe[title='TikTok users']")))
     row = driver.find_element(By.CSS_SELECTOR, "#transfers-table tr[data-transfer-id]")
@@ -147,10 +147,12 @@ def test_ops_reach_who_failed_from_the_runs_page_and_open_the_trigger_form(deplo
     _shot(driver, tmp_path / "1-run-tab.png")
 
     # The navigation entry, then a filter by reason.
-    driver.find_element(
-        By.XPATH, "//a[normalize-space()='TikTok users'][contains(@href, '/plugin/')]"
-    ).click()
+    nav = driver.find_element(By.CSS_SELECTOR, f"a[href$='{NAV_ENTRY}']")
+    assert nav.text.strip() == "TikTok users"
+    nav.click()
+    wait.until(lambda d: d.current_url.endswith(NAV_ENTRY))
     wait.until(ec.frame_to_be_available_and_switch_to_it((By.CSS_SELECTOR, "iframe[title='TikTok users']")))
+    wait.until(lambda d: d.find_element(By.ID, "run_id").get_attribute("value") == "")
     Select(driver.find_element(By.ID, "reason")).select_by_value("needs_reauth")
     driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
     wait.until(lambda d: "reason=needs_reauth" in d.execute_script("return location.search"))
