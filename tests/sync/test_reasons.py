@@ -47,6 +47,12 @@ def test_a_grant_takes_its_category_from_its_reason_or_else_its_status(status, s
     assert reasons.grant_category(status, status_reason) == category
 
 
+def test_an_account_outside_the_eea_is_not_sent_to_sign_in_again():
+    action = reasons.explain(oc.INELIGIBLE_REGION).next_action
+    assert "/tiktok/oauth/start" not in action
+    assert "grants reactivate" in action
+
+
 def test_a_reason_this_version_does_not_know_reads_as_unknown():
     assert reasons.category_of("brand_new_category: detail") == "unknown"
     assert reasons.explain("brand_new_category") == reasons.REASONS["unknown"]

@@ -72,8 +72,9 @@ REASONS: dict[str, ReasonText] = dict(
             oc.INELIGIBLE_REGION,
             "TikTok offers data portability only to accounts in the EEA and the UK; this account is "
             "outside them.",
-            "None: signing in again does not make the account eligible. Revoke the grant "
-            "(tiktok-portability grants revoke) to stop asking.",
+            "None: the grant is parked as ineligible and left out of syncs; signing in again does "
+            "not change the account's region. If TikTok serves the account again (it moved into the "
+            "EEA/UK): tiktok-portability grants reactivate OPEN_ID.",
         ),
         _entry(
             oc.NO_CATEGORIES,
