@@ -15,7 +15,6 @@ import sys
 from datetime import date, timedelta
 from typing import Any
 
-from tiktok_portability.clock import utcnow
 from tiktok_portability.state.crypto import generate_key
 from tiktok_portability.state.models import GRANT_STATUSES
 from tiktok_portability.state.transitions import TRANSFER_STATUSES
@@ -86,15 +85,14 @@ def _grants_list(args: argparse.Namespace) -> int:
     from tiktok_portability.state.status import list_grant_statuses
 
     grants = list_grant_statuses(
-        _store(args), status=args.status, reason=args.reason, limit=args.limit, after_open_id=args.after
+        _store(args),
+        status=args.status,
+        reason=args.reason,
+        reconsent_due=args.reconsent_due,
+        reconsent_notice=timedelta(days=args.reconsent_days),
+        limit=args.limit,
+        after_open_id=args.after,
     )
-    # The refresh deadline is fixed at consent: this close to it the user must sign in again.
-    notice_until = utcnow() + timedelta(days=args.reconsent_days)
-
-    def due(g: Any) -> bool:
-        deadline = g.refresh_expires_at
-        return g.status == "active" and deadline is not None and deadline < notice_until
-
     rows = [
         {
             "open_id": g.open_id,
@@ -102,12 +100,11 @@ def _grants_list(args: argparse.Namespace) -> int:
             "scopes": ",".join(g.scopes),
             "access_expires_at": _time(g.access_expires_at),
             "refresh_expires_at": _time(g.refresh_expires_at),
-            "reconsent_due": "yes" if due(g) else "",
+            "reconsent_due": "yes" if g.reconsent_due else "",
             "last_synced_at": _time(g.last_synced_at),
             "reason": g.status_reason or "",
         }
         for g in grants
-        if due(g) or not args.reconsent_due
     ]
     _print_table(rows, args.json)
     return 0
