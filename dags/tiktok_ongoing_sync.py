@@ -26,9 +26,11 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from tiktok_portability.contract import PUBLIC_TABLES, SYNC_DAG_ID, asset_uri
 from tiktok_portability_airflow.sensors import TikTokBatchReadySensor
+from tiktok_portability_airflow.sync_task import sync_timezone
 
 SYNC_CRON = os.environ.get("TIKTOK_SYNC_CRON", "0 2 * * *")
-SYNC_TZ = os.environ.get("TIKTOK_SYNC_TIMEZONE", "UTC")
+SYNC_TZ = sync_timezone()
+
 POOL = "tiktok_api"
 
 # summarize emits an Asset event through this alias for each table the run wrote rows to, and
@@ -48,33 +50,10 @@ default_args = {
 }
 
 
-def _runtime():
-    from tiktok_portability_airflow.runtime import build_runtime
+def _sync(context):
+    from tiktok_portability_airflow.sync_task import SyncTask
 
-    return build_runtime()
-
-
-def _options(params: dict, run_type: str | None = None):
-    from dataclasses import replace
-
-    from tiktok_portability.sync import SyncOptions
-
-    options = SyncOptions.from_params(params)
-    if run_type == "backfill":
-        # A backfill re-derives past dates from the raw zone: TikTok only serves today's data.
-        options = replace(options, reprocess_from_raw=True)
-    return options
-
-
-def _snapshot_date(context) -> str:
-    from tiktok_portability.sync import parse_snapshot_date
-
-    chosen = context["params"].get("snapshot_date")
-    if chosen:
-        return parse_snapshot_date(chosen).isoformat()
-    run = context["dag_run"]
-    when = context.get("logical_date") or run.run_after
-    return pendulum.instance(when).in_timezone(SYNC_TZ).date().isoformat()
+    return SyncTask.of(context)
 
 
 @dag(
@@ -182,12 +161,10 @@ def _snapshot_date(context) -> str:
 def tiktok_ongoing_sync():
     @task(pool=POOL)
     def plan(**context) -> list[int]:
-        from tiktok_portability.sync import parse_snapshot_date
         from tiktok_portability.sync.plan import plan_run
 
-        options = _options(context["params"], context["dag_run"].run_type)
-        day = parse_snapshot_date(_snapshot_date(context))
-        return plan_run(_runtime(), context["run_id"], day, options)
+        run = _sync(context)
+        return plan_run(run.runtime, run.run_id, run.snapshot_date, run.options)
 
     @task_group(group_id="sync_batch")
     def sync_batch(batch: int):
@@ -198,26 +175,22 @@ def tiktok_ongoing_sync():
         def submit(batch: int, **context) -> dict:
             from tiktok_portability.sync.submit import submit_batch
 
-            options = _options(context["params"], context["dag_run"].run_type)
-            return submit_batch(_runtime(), context["run_id"], batch, options).to_dict()
+            run = _sync(context)
+            return submit_batch(run.runtime, run.run_id, batch, run.options).to_dict()
 
         @task(pool=POOL)
         def download(batch: int, **context) -> dict:
-            from tiktok_portability.sync import parse_snapshot_date
             from tiktok_portability.sync.fetch import download_batch
 
-            options = _options(context["params"], context["dag_run"].run_type)
-            day = parse_snapshot_date(_snapshot_date(context))
-            return download_batch(_runtime(), context["run_id"], batch, day, options).to_dict()
+            run = _sync(context)
+            return download_batch(run.runtime, run.run_id, batch, run.snapshot_date, run.options).to_dict()
 
         @task
         def normalize(batch: int, **context) -> dict:
-            from tiktok_portability.sync import parse_snapshot_date
             from tiktok_portability.sync.load import normalize_batch
 
-            options = _options(context["params"], context["dag_run"].run_type)
-            day = parse_snapshot_date(_snapshot_date(context))
-            return normalize_batch(_runtime(), context["run_id"], batch, day, options).to_dict()
+            run = _sync(context)
+            return normalize_batch(run.runtime, run.run_id, batch, run.snapshot_date, run.options).to_dict()
 
         submitted = submit(batch)
         wait = TikTokBatchReadySensor(task_id="wait_ready", batch=batch, retries=1)
@@ -232,10 +205,10 @@ def tiktok_ongoing_sync():
 
         from tiktok_portability.sync.summary import SyncRunFailed, summarize_run
 
-        options = _options(context["params"], context["dag_run"].run_type)
+        run = _sync(context)
         try:
             # `reports` is the one report itself when the group mapped one batch (see step_reports_of).
-            summary = summarize_run(_runtime(), context["run_id"], options, reports)
+            summary = summarize_run(run.runtime, run.run_id, run.options, reports)
         except SyncRunFailed as exc:
             raise AirflowFailException(str(exc)) from exc
         rows = summary.get("rows_per_table", {})
