@@ -15,6 +15,7 @@ from tests.sync.harness import make_runtime, onboard
 from tiktok_portability.clock import OFFSET_ENV
 from tiktok_portability.sync import SyncOptions
 from tiktok_portability.sync.engine import run_sync
+from tiktok_portability.sync.summary import render_summary
 
 DAY = 86_400
 OPTIONS = SyncOptions(batch_size=10, poll_interval_s=0.05, max_failure_rate=0.0)
@@ -35,6 +36,7 @@ def test_an_account_outside_the_eea_is_parked_once_and_not_asked_again(tmp_path,
 
     assert first["failed_by_reason"] == {"ineligible_region": 1}
     assert (first["failed_expected"], first["failure_rate"]) == (1, 0.0)
+    assert "failed 1 (0.0%, 1 expected)" in render_summary(first)
     assert first["users_synced"] == 1
     grant = runtime.store.get_grant(outside)
     assert (grant.status, grant.status_reason.split(":")[0]) == ("ineligible", "ineligible_region")

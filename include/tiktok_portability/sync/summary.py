@@ -147,7 +147,7 @@ def summarize_run(
         )
     if planned and rate > options.max_failure_rate:
         raise SyncRunFailed(
-            f"{failed} of {planned} users failed ({rate:.1%} > max_failure_rate "
+            f"{failed - expected} of {planned} users failed ({rate:.1%} > max_failure_rate "
             f"{options.max_failure_rate:.1%}): {dict(sorted(failures.items()))}. The lake holds "
             f"everyone else's rows. Next: see each user's reason (tiktok-portability transfers "
             f"list --status failed, or the TikTok status view), then trigger {SYNC_DAG_ID} with "
@@ -182,7 +182,9 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         f"run {summary.get('run_id')}: {summary.get('mode')} of {summary.get('snapshot_date')}"
         + (" (dry run)" if summary.get("dry_run") else ""),
         f"  users       planned {summary.get('users_planned', 0)}, synced {summary.get('users_synced', 0)}, "
-        f"failed {summary.get('users_failed', 0)} ({float(summary.get('failure_rate', 0)):.1%}), "
+        f"failed {summary.get('users_failed', 0)} ({float(summary.get('failure_rate', 0)):.1%}"
+        + (f", {summary['failed_expected']} expected" if summary.get("failed_expected") else "")
+        + "), "
         f"waiting {summary.get('users_waiting', 0)}, in {summary.get('batches', 0)} batch(es)",
     ]
     for reason_name, count in (summary.get("failed_by_reason") or {}).items():
