@@ -215,3 +215,11 @@ def test_unclaimed_ready_request_names_the_newest_export_no_transfer_holds(store
     # Other events of the user are not exports.
     store.record_webhook_event(dict(ready_event(), event="authorization.removed", create_time=1_800_000_200))
     assert store.unclaimed_ready_request("user-1", since) == REQUEST_ID
+
+
+def test_a_lost_add_can_be_recovered_only_from_a_ready_event_that_names_its_user(store):
+    since = datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    store.record_webhook_event(documented_ready())  # TikTok's shape: no user to match it to
+    assert store.unclaimed_ready_request("user-1", since) is None
+    store.record_webhook_event(ready_event(REQUEST_ID + 1, create_time=1_800_000_001))
+    assert store.unclaimed_ready_request("user-1", since) == REQUEST_ID + 1
