@@ -136,3 +136,17 @@ def test_revoke_then_reconnect_then_the_late_removal_leaves_the_grant_active(
     assert grant.refresh_token.reveal() == renewed.refresh_token.reveal()
     assert receiver.counts()["late_removal"] == late + 1
     assert receiver.store.webhook_event_totals()["authorization.removed"]["stored"] >= 1
+
+
+def test_without_a_webhook_for_our_own_revoke_the_grant_is_left_to_the_pipeline(
+    emulator, receiver, sync_client
+):
+    emulator.configure(webhook_on_app_revoke=False)
+    tokens = consent(emulator, receiver.store)
+
+    sync_client.revoke(tokens.access_token, open_id=tokens.open_id)
+    emulator.admin.post("/_admin/tick").raise_for_status()
+
+    assert emulator.webhooks() == []
+    # The erasure DAG marks the grant itself; no event is needed for that.
+    assert receiver.store.get_grant(tokens.open_id).status == "active"
