@@ -23,6 +23,9 @@ PUBLIC_TABLES: tuple[str, ...] = (
 )
 
 SYNC_DAG_ID = "tiktok_ongoing_sync"
+# The Airflow connections a deployment creates: the TikTok app and the state store.
+TIKTOK_CONN_ID = "tiktok_default"
+STATE_CONN_ID = "tiktok_state"
 # The one environment variable naming the lake (Airflow tasks, the CLI, the demo and the stack).
 LAKE_URI_ENV = "TIKTOK_LAKE_URI"
 ASSET_URI_PREFIX = "x-tiktok-portability://lake/"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from tiktok_portability.contract import STATE_CONN_ID, TIKTOK_CONN_ID
 from tiktok_portability_airflow.settings import (
     AppSettings,
     ConnectionLike,
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONN_ID = "tiktok_default"
-DEFAULT_STATE_CONN_ID = "tiktok_state"
+DEFAULT_CONN_ID = TIKTOK_CONN_ID
+DEFAULT_STATE_CONN_ID = STATE_CONN_ID
 
 
 def load_connection(conn_id: str) -> ConnectionLike:

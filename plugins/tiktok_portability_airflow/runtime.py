@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tiktok_portability.sync import SyncRuntime
 
 from tiktok_portability.contract import LAKE_URI_ENV as LAKE_ENV
+from tiktok_portability.contract import STATE_CONN_ID, TIKTOK_CONN_ID
 
 LAKE_VARIABLE = "tiktok_lake_uri"
 SCRATCH_ENV = "TIKTOK_SCRATCH_DIR"
@@ -44,7 +45,7 @@ def lake_uri() -> str:
     return str(Path(home) / "tiktok_lake")
 
 
-def webhooks_configured(tiktok_conn_id: str = "tiktok_default") -> bool:
+def webhooks_configured(tiktok_conn_id: str = TIKTOK_CONN_ID) -> bool:
     from tiktok_portability_airflow.hooks import load_connection
     from tiktok_portability_airflow.settings import extra_of
 
@@ -53,7 +54,7 @@ def webhooks_configured(tiktok_conn_id: str = "tiktok_default") -> bool:
 
 
 def build_runtime(
-    tiktok_conn_id: str = "tiktok_default", state_conn_id: str = "tiktok_state", *, with_lake: bool = True
+    tiktok_conn_id: str = TIKTOK_CONN_ID, state_conn_id: str = STATE_CONN_ID, *, with_lake: bool = True
 ) -> SyncRuntime:
     from tiktok_portability.sync import SyncRuntime
     from tiktok_portability_airflow.hooks import TikTokPortabilityHook
@@ -76,9 +77,7 @@ def build_runtime(
 
 
 @functools.lru_cache(maxsize=8)
-def shared_runtime(
-    tiktok_conn_id: str = "tiktok_default", state_conn_id: str = "tiktok_state"
-) -> SyncRuntime:
+def shared_runtime(tiktok_conn_id: str = TIKTOK_CONN_ID, state_conn_id: str = STATE_CONN_ID) -> SyncRuntime:
     """One runtime (one state-store connection pool) per triggerer process and connection pair.
 
     Up to 1,024 batches of a run may wait at once in one triggerer: a store per trigger would open

@@ -9,17 +9,25 @@ Status (through the global quota limiter) as the fallback.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
+from tiktok_portability.contract import STATE_CONN_ID, TIKTOK_CONN_ID
+from tiktok_portability.sync.options import WaitSettings
 from tiktok_portability_airflow.triggers import BatchReadyTrigger
 
 
 class TikTokBatchReadySensor(BaseSensorOperator):
-    """Wait for batch ``batch`` of the current run (``sync_run_id`` defaults to the Airflow run id)."""
+    """Wait for batch ``batch`` of the current run (``sync_run_id`` defaults to the Airflow run id).
+
+    ``wait`` sets how (webhook grace, poll intervals, concurrency); ``webhooks_enabled`` None
+    reads it from the connection. The run's ``wait_deadline_minutes`` and ``poll_interval_s``
+    params override ``wait_deadline`` and the longest poll interval.
+    """
 
     template_fields = ("batch", "sync_run_id")
 
@@ -29,33 +37,28 @@ class TikTokBatchReadySensor(BaseSensorOperator):
         batch: int | Any,
         sync_run_id: str = "{{ run_id }}",
         wait_deadline: timedelta = timedelta(hours=6),
+        wait: WaitSettings | None = None,
         webhooks_enabled: bool | None = None,
-        webhook_grace_s: float = 300.0,
-        min_interval_s: float = 5.0,
-        max_interval_s: float = 60.0,
-        concurrency: int = 8,
-        tiktok_conn_id: str = "tiktok_default",
-        state_conn_id: str = "tiktok_state",
+        tiktok_conn_id: str = TIKTOK_CONN_ID,
+        state_conn_id: str = STATE_CONN_ID,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", max_interval_s)
+        wait = wait or WaitSettings()
+        kwargs.setdefault("poke_interval", wait.max_interval_s)
         kwargs.setdefault("timeout", wait_deadline.total_seconds() + 600)
         super().__init__(**kwargs)
         self.batch = batch
         self.sync_run_id = sync_run_id
         self.wait_deadline = wait_deadline
+        self.wait = wait
         self.webhooks_enabled = webhooks_enabled
-        self.webhook_grace_s = webhook_grace_s
-        self.min_interval_s = min_interval_s
-        self.max_interval_s = max_interval_s
-        self.concurrency = concurrency
         self.tiktok_conn_id = tiktok_conn_id
         self.state_conn_id = state_conn_id
         self.deferrable = deferrable
 
-    def _settings(self, context: Context) -> dict[str, Any]:
-        """Run params override the operator's defaults (the trigger form can shorten the wait)."""
+    def _settings(self, context: Context) -> tuple[float, WaitSettings]:
+        """The deadline (seconds from now) and the wait, run params over the operator's defaults."""
         from tiktok_portability_airflow.runtime import webhooks_configured
 
         params = context.get("params") or {}
@@ -63,33 +66,32 @@ class TikTokBatchReadySensor(BaseSensorOperator):
         if webhooks is None:
             webhooks = webhooks_configured(self.tiktok_conn_id)
         deadline = params.get("wait_deadline_minutes")
-        return {
-            "deadline_s": float(deadline) * 60 if deadline else self.wait_deadline.total_seconds(),
-            "webhooks_enabled": bool(webhooks),
-            "poll_interval_s": float(params.get("poll_interval_s") or self.max_interval_s),
-        }
+        longest = float(params.get("poll_interval_s") or self.wait.max_interval_s)
+        wait = replace(
+            self.wait,
+            webhooks_enabled=bool(webhooks),
+            min_interval_s=min(self.wait.min_interval_s, longest),
+            max_interval_s=longest,
+        )
+        return (float(deadline) * 60 if deadline else self.wait_deadline.total_seconds()), wait
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         from tiktok_portability.clock import now_ts
 
-        s = self._settings(context)
+        deadline_s, wait = self._settings(context)
         self.defer(
             trigger=BatchReadyTrigger(
                 run_id=self.sync_run_id,
                 batch=int(self.batch),
-                deadline_ts=now_ts() + s["deadline_s"],
-                webhooks_enabled=s["webhooks_enabled"],
-                webhook_grace_s=self.webhook_grace_s,
-                min_interval_s=min(self.min_interval_s, s["poll_interval_s"]),
-                max_interval_s=s["poll_interval_s"],
-                concurrency=self.concurrency,
+                deadline_ts=now_ts() + deadline_s,
                 tiktok_conn_id=self.tiktok_conn_id,
                 state_conn_id=self.state_conn_id,
+                **wait.to_dict(),
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=s["deadline_s"] + 600),
+            timeout=timedelta(seconds=deadline_s + 600),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -110,19 +112,11 @@ class TikTokBatchReadySensor(BaseSensorOperator):
         from tiktok_portability.sync.readiness import poll_round
         from tiktok_portability_airflow.runtime import build_runtime
 
-        s = self._settings(context)
+        _, wait = self._settings(context)
         runtime = build_runtime(self.tiktok_conn_id, self.state_conn_id, with_lake=False)
 
         async def one_round():
             async with runtime.async_client() as client:
-                return await poll_round(
-                    runtime,
-                    client,
-                    self.sync_run_id,
-                    int(self.batch),
-                    webhooks_enabled=s["webhooks_enabled"],
-                    webhook_grace_s=self.webhook_grace_s,
-                    concurrency=self.concurrency,
-                )
+                return await poll_round(runtime, client, self.sync_run_id, int(self.batch), wait)
 
         return asyncio.run(one_round()).done

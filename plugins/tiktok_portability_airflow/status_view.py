@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from tiktok_portability.clock import utcnow
-from tiktok_portability.contract import SYNC_DAG_ID
+from tiktok_portability.contract import STATE_CONN_ID, SYNC_DAG_ID
 from tiktok_portability.state.status import (
     DEFAULT_RECONSENT_NOTICE,
     list_grant_statuses,
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/tiktok-status"
-STATE_CONN_ID = "tiktok_state"
 # The page lives in the Airflow UI's plugin frame (same origin) and loads nothing from elsewhere.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",

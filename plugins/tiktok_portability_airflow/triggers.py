@@ -15,11 +15,18 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from tiktok_portability.contract import STATE_CONN_ID, TIKTOK_CONN_ID
+from tiktok_portability.sync.options import WaitSettings
+
 log = logging.getLogger(__name__)
 
 
 class BatchReadyTrigger(BaseTrigger):
-    """Fires once nothing in ``(run_id, batch)`` is waiting, or at ``deadline_ts`` (unix seconds)."""
+    """Fires once nothing in ``(run_id, batch)`` is waiting, or at ``deadline_ts`` (unix seconds).
+
+    ``wait`` keyword arguments are the fields of :class:`WaitSettings`, kept flat so the
+    serialized trigger is plain JSON.
+    """
 
     def __init__(
         self,
@@ -27,23 +34,15 @@ class BatchReadyTrigger(BaseTrigger):
         run_id: str,
         batch: int,
         deadline_ts: float,
-        webhooks_enabled: bool = False,
-        webhook_grace_s: float = 300.0,
-        min_interval_s: float = 5.0,
-        max_interval_s: float = 60.0,
-        concurrency: int = 8,
-        tiktok_conn_id: str = "tiktok_default",
-        state_conn_id: str = "tiktok_state",
+        tiktok_conn_id: str = TIKTOK_CONN_ID,
+        state_conn_id: str = STATE_CONN_ID,
+        **wait: Any,
     ) -> None:
         super().__init__()
         self.run_id = run_id
         self.batch = int(batch)
         self.deadline_ts = float(deadline_ts)
-        self.webhooks_enabled = bool(webhooks_enabled)
-        self.webhook_grace_s = float(webhook_grace_s)
-        self.min_interval_s = float(min_interval_s)
-        self.max_interval_s = float(max_interval_s)
-        self.concurrency = int(concurrency)
+        self.wait = WaitSettings(**wait)
         self.tiktok_conn_id = tiktok_conn_id
         self.state_conn_id = state_conn_id
 
@@ -54,11 +53,7 @@ class BatchReadyTrigger(BaseTrigger):
                 "run_id": self.run_id,
                 "batch": self.batch,
                 "deadline_ts": self.deadline_ts,
-                "webhooks_enabled": self.webhooks_enabled,
-                "webhook_grace_s": self.webhook_grace_s,
-                "min_interval_s": self.min_interval_s,
-                "max_interval_s": self.max_interval_s,
-                "concurrency": self.concurrency,
+                **self.wait.to_dict(),
                 "tiktok_conn_id": self.tiktok_conn_id,
                 "state_conn_id": self.state_conn_id,
             },
@@ -72,15 +67,7 @@ class BatchReadyTrigger(BaseTrigger):
             # Connections are read through the Task SDK (blocking): off the event loop.
             runtime = await asyncio.to_thread(shared_runtime, self.tiktok_conn_id, self.state_conn_id)
             outcome, state = await wait_for_batch(
-                runtime,
-                self.run_id,
-                self.batch,
-                deadline_ts=self.deadline_ts,
-                webhooks_enabled=self.webhooks_enabled,
-                webhook_grace_s=self.webhook_grace_s,
-                min_interval_s=self.min_interval_s,
-                max_interval_s=self.max_interval_s,
-                concurrency=self.concurrency,
+                runtime, self.run_id, self.batch, deadline_ts=self.deadline_ts, wait=self.wait
             )
         except Exception as exc:  # the task decides (and logs) what a broken wait means
             log.exception("batch wait failed run_id=%s batch=%d", self.run_id, self.batch)

@@ -55,7 +55,9 @@ def test_the_sensor_defers_to_the_trigger_with_the_run_params() -> None:
         sensor.execute(context)
     trigger = deferred.value.trigger
     assert isinstance(trigger, BatchReadyTrigger)
-    assert (trigger.run_id, trigger.batch, trigger.max_interval_s) == ("run-1", 3, 10.0)
+    assert (trigger.run_id, trigger.batch, trigger.wait.max_interval_s) == ("run-1", 3, 10.0)
+    assert trigger.wait.min_interval_s == 5.0
+    assert trigger.wait.webhooks_enabled is False
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout == timedelta(seconds=30 * 60 + 600)
 

@@ -35,11 +35,7 @@ def run_batch(
                 run_id,
                 batch,
                 deadline_ts=now_ts() + options.wait_deadline.total_seconds(),
-                webhooks_enabled=options.webhooks_enabled,
-                webhook_grace_s=options.webhook_grace_s,
-                min_interval_s=min(options.poll_interval_s, 5.0),
-                max_interval_s=options.poll_interval_s,
-                concurrency=options.concurrency,
+                wait=options.wait_settings(),
             )
         )
         reports.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +17,32 @@ _OPEN_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 class OptionsError(ValueError):
     """A sync option that is missing or malformed; the message names the option."""
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    """How a batch waits for its exports: webhooks first, Check Status as the fallback.
+
+    Check Status is called for a transfer only when webhooks are off or its webhook has not come
+    within ``webhook_grace_s``; rounds back off from ``min_interval_s`` to ``max_interval_s``;
+    at most ``concurrency`` checks run at once. Plain values only: a trigger serializes them.
+    """
+
+    webhooks_enabled: bool = False
+    webhook_grace_s: float = 300.0
+    min_interval_s: float = 5.0
+    max_interval_s: float = 60.0
+    concurrency: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("webhook_grace_s", "min_interval_s", "max_interval_s"):
+            if not getattr(self, name) >= 0:
+                raise OptionsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.concurrency < 1:
+            raise OptionsError(f"concurrency must be >= 1, got {self.concurrency!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -102,6 +128,16 @@ class SyncOptions:
                 except (TypeError, ValueError):
                     raise OptionsError(f"{name} must be an integer, got {kwargs[name]!r}") from None
         return cls(**kwargs)
+
+    def wait_settings(self) -> WaitSettings:
+        """The wait as these options ask for it (``poll_interval_s`` is the longest pause)."""
+        return WaitSettings(
+            webhooks_enabled=self.webhooks_enabled,
+            webhook_grace_s=self.webhook_grace_s,
+            min_interval_s=min(self.poll_interval_s, 5.0),
+            max_interval_s=self.poll_interval_s,
+            concurrency=self.concurrency,
+        )
 
     def requested_categories(self, allowed: Sequence[str]) -> list[str]:
         """What to request for a user whose ongoing scopes allow ``allowed`` (canonical order)."""

@@ -20,6 +20,7 @@ from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import fingerprint
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
+from tiktok_portability.sync.options import WaitSettings
 from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.tokens import TokenError, ensure_fresh
 
@@ -55,10 +56,7 @@ async def poll_round(
     client: AsyncTikTokClient,
     run_id: str,
     batch: int,
-    *,
-    webhooks_enabled: bool,
-    webhook_grace_s: float,
-    concurrency: int = 8,
+    wait: WaitSettings,
 ) -> Readiness:
     """One round: re-read the batch from the store, check what is due, record what changed."""
     store = runtime.store
@@ -68,11 +66,11 @@ async def poll_round(
     due = [
         t
         for t in requested
-        if not webhooks_enabled
+        if not wait.webhooks_enabled
         or t.requested_at is None
-        or now - t.requested_at >= timedelta(seconds=webhook_grace_s)
+        or now - t.requested_at >= timedelta(seconds=wait.webhook_grace_s)
     ]
-    gate = asyncio.Semaphore(max(1, concurrency))
+    gate = asyncio.Semaphore(wait.concurrency)
 
     with runtime.client() as refresher:
 
@@ -132,11 +130,7 @@ async def wait_for_batch(
     batch: int,
     *,
     deadline_ts: float,
-    webhooks_enabled: bool,
-    webhook_grace_s: float,
-    min_interval_s: float,
-    max_interval_s: float,
-    concurrency: int = 8,
+    wait: WaitSettings,
     sleep=asyncio.sleep,
 ) -> tuple[str, Readiness]:
     """Poll rounds until nothing is waiting (``"done"``) or the deadline passes (``"deadline"``).
@@ -149,18 +143,10 @@ async def wait_for_batch(
     interval = 0.0
     async with runtime.async_client() as client:
         while True:
-            state = await poll_round(
-                runtime,
-                client,
-                run_id,
-                batch,
-                webhooks_enabled=webhooks_enabled,
-                webhook_grace_s=webhook_grace_s,
-                concurrency=concurrency,
-            )
+            state = await poll_round(runtime, client, run_id, batch, wait)
             if state.done:
                 return "done", state
             if now_ts() >= deadline_ts:
                 return "deadline", state
-            interval = next_interval(interval, min_interval_s, max_interval_s)
+            interval = next_interval(interval, wait.min_interval_s, wait.max_interval_s)
             await sleep(min(interval, max(0.0, deadline_ts - now_ts())))
