@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tiktok_portability.redact import fingerprint
 
 if TYPE_CHECKING:
-    from tiktok_portability.sync.runtime import SyncRuntime
+    from tiktok_portability.runtime import SyncRuntime
 
 log = logging.getLogger(__name__)
 

@@ -6,60 +6,32 @@ the DAG files) does not pull in SQLAlchemy, pyarrow or httpx.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from tiktok_portability._lazy import lazy_exports
 
-from tiktok_portability._lazy import lazy_getattr
-
-_EXPORTS: dict[str, str] = {
-    "ChecksumMismatch": "tiktok_portability.lake.errors",
-    "CommitError": "tiktok_portability.lake.errors",
-    "ImmutableObjectError": "tiktok_portability.lake.errors",
-    "InvalidIdentifier": "tiktok_portability.lake.errors",
-    "InvalidLakeUri": "tiktok_portability.lake.errors",
-    "LakeError": "tiktok_portability.lake.errors",
-    "RawZoneError": "tiktok_portability.lake.errors",
-    "StorageError": "tiktok_portability.lake.errors",
-    "ArchiveFailure": "tiktok_portability.lake.results",
-    "BatchResult": "tiktok_portability.lake.results",
-    "ErasureRecord": "tiktok_portability.lake.results",
-    "Lake": "tiktok_portability.lake.lake",
-    "RawArchiveRef": "tiktok_portability.lake.raw",
-    "RawZone": "tiktok_portability.lake.raw",
-    "summarize": "tiktok_portability.lake.results",
-}
-
-if TYPE_CHECKING:
-    from tiktok_portability.lake.errors import (
-        ChecksumMismatch,
-        CommitError,
-        ImmutableObjectError,
-        InvalidIdentifier,
-        InvalidLakeUri,
-        LakeError,
-        RawZoneError,
-        StorageError,
-    )
-    from tiktok_portability.lake.lake import Lake
-    from tiktok_portability.lake.raw import RawArchiveRef, RawZone
-    from tiktok_portability.lake.results import ArchiveFailure, BatchResult, ErasureRecord, summarize
-
-__all__ = [
-    "ArchiveFailure",
-    "BatchResult",
-    "ChecksumMismatch",
-    "CommitError",
-    "ErasureRecord",
-    "ImmutableObjectError",
-    "InvalidIdentifier",
-    "InvalidLakeUri",
-    "Lake",
-    "LakeError",
-    "RawArchiveRef",
-    "RawZone",
-    "RawZoneError",
-    "StorageError",
-    "summarize",
-]
-
-
-__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    globals(),
+    {
+        "tiktok_portability.lake.errors": (
+            "ChecksumMismatch",
+            "CommitError",
+            "ImmutableObjectError",
+            "InvalidIdentifier",
+            "InvalidLakeUri",
+            "LakeError",
+            "RawZoneError",
+            "StorageError",
+        ),
+        "tiktok_portability.lake.lake": ("Lake",),
+        "tiktok_portability.lake.raw": (
+            "RawArchiveRef",
+            "RawZone",
+        ),
+        "tiktok_portability.lake.results": (
+            "ArchiveFailure",
+            "BatchResult",
+            "ErasureRecord",
+            "summarize",
+        ),
+    },
+)

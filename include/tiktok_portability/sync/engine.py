@@ -12,12 +12,12 @@ from datetime import date
 from typing import Any
 
 from tiktok_portability.clock import now_ts
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.sync.fetch import download_batch
 from tiktok_portability.sync.load import normalize_batch
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.plan import plan_run
 from tiktok_portability.sync.readiness import wait_for_batch
-from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.sync.submit import submit_batch
 from tiktok_portability.sync.summary import summarize_run
 

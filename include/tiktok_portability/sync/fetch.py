@@ -18,11 +18,11 @@ from tiktok_portability.client import TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, TikTokError
 from tiktok_portability.eligibility import GRANT_STATUS
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
-from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.sync.workers import map_users
 from tiktok_portability.tokens import TokenError, ensure_fresh
 

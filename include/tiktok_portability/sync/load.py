@@ -13,10 +13,10 @@ from datetime import date
 
 from tiktok_portability.erasure import erase_again_if_erased
 from tiktok_portability.lake.raw import RawArchiveRef
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
-from tiktok_portability.sync.runtime import SyncRuntime
 
 log = logging.getLogger(__name__)
 

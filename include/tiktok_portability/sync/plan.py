@@ -10,10 +10,10 @@ from datetime import date
 
 from tiktok_portability.lake.keys import user_key
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state import StateStore
 from tiktok_portability.sync.options import MAX_BATCHES, SyncOptions
-from tiktok_portability.sync.runtime import SyncRuntime
 
 log = logging.getLogger(__name__)
 

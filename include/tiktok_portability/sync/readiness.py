@@ -18,10 +18,10 @@ from tiktok_portability.client import AsyncTikTokClient, TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, TikTokError
 from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import WaitSettings
-from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.tokens import TokenError, ensure_fresh
 
 log = logging.getLogger(__name__)

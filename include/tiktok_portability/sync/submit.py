@@ -16,12 +16,12 @@ from tiktok_portability.client.errors import AuthError, InvalidRequest, ScopeNot
 from tiktok_portability.clock import utcnow
 from tiktok_portability.eligibility import GRANT_STATUS, mentions_region
 from tiktok_portability.redact import fingerprint
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.scopes import ongoing_categories
 from tiktok_portability.state.models import Transfer
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
-from tiktok_portability.sync.runtime import SyncRuntime
 from tiktok_portability.sync.workers import map_users
 from tiktok_portability.tokens import GrantUnavailable, ReauthRequired, RefreshFailed, ensure_fresh
 

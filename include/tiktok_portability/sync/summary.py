@@ -11,11 +11,11 @@ from typing import Any
 
 from tiktok_portability.clock import offset_s
 from tiktok_portability.contract import SYNC_DAG_ID
+from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
 from tiktok_portability.sync.readiness import latest_per_user
 from tiktok_portability.sync.reasons import OAUTH_START_PATH
-from tiktok_portability.sync.runtime import SyncRuntime
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,6 @@ class SyncRuntime:
     # with the public sign-in link to send the user (None: the path under the plugin's prefix).
     reconsent_notice: timedelta = timedelta(days=14)
     oauth_start_url: str | None = None
-    _clients: list[TikTokClient] = field(default_factory=list, repr=False)
 
     @contextmanager
     def client(self) -> Iterator[TikTokClient]:
