@@ -75,7 +75,7 @@ def _setting(params: dict, name: str, variable: str, default: int) -> int:
 def tiktok_token_refresh():
     @task(pool="tiktok_api")
     def refresh_expiring_tokens(params: dict | None = None) -> dict:
-        from tiktok_portability.tokens import refresh_expiring
+        from tiktok_portability.tokens import refresh_in_batches
         from tiktok_portability_airflow.hooks import TikTokPortabilityHook
 
         params = params or {}
@@ -86,20 +86,14 @@ def tiktok_token_refresh():
         )
         batch_size = _setting(params, "batch_size", "tiktok_token_refresh_batch_size", DEFAULT_BATCH_SIZE)
         hook = TikTokPortabilityHook()
-        store = hook.get_state_store()
-        totals = {"batches": 0, "refreshed": 0, "needs_reauth": 0, "failed": 0, "skipped": 0}
         with hook.get_client() as client:
-            for _ in range(int(params.get("max_batches") or DEFAULT_MAX_BATCHES)):
-                counts = refresh_expiring(store, client, horizon=horizon, limit=batch_size).counts()
-                totals["batches"] += 1
-                for name, count in counts.items():
-                    totals[name] += count
-                # Failed and skipped grants stay due (soonest first), so stop when the due set is
-                # exhausted or a batch made no progress; the next hourly run retries them.
-                if sum(counts.values()) < batch_size or counts["refreshed"] + counts["needs_reauth"] == 0:
-                    break
-        log.info("token refresh done %s", " ".join(f"{k}={v}" for k, v in totals.items()))
-        return totals
+            return refresh_in_batches(
+                hook.get_state_store(),
+                client,
+                horizon,
+                batch_size=batch_size,
+                max_batches=int(params.get("max_batches") or DEFAULT_MAX_BATCHES),
+            )
 
     @task
     def report_needs_reauth(totals: dict) -> int:

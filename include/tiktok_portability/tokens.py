@@ -19,6 +19,7 @@ stored token is rejected with ``invalid_grant`` and the grant becomes ``needs_re
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -196,14 +197,18 @@ def refresh_expiring(
     limit: int = 1000,
     *,
     lease_s: float = 120.0,
+    done: Container[str] = (),
 ) -> RefreshReport:
     """Refresh active grants expiring within ``horizon`` (and recover unfinished refreshes).
 
-    Never waits for a lease: a grant another worker is refreshing is reported as skipped.
+    Never waits for a lease: a grant another worker is refreshing is reported as skipped. Grants
+    in ``done`` (handled earlier in the same run) are left alone and not reported.
     """
     report = RefreshReport()
     for grant in store.grants_expiring(utcnow() + horizon, limit=limit):
         open_id = grant.open_id
+        if open_id in done:
+            continue
         try:
             with store.refresh_lock(open_id, lease_s=lease_s, wait_s=0) as locked:
                 if locked.status != "active" or _is_fresh(locked, horizon, utcnow()):
@@ -219,3 +224,32 @@ def refresh_expiring(
             report.failed[open_id] = str(exc)
     log.info("refresh_expiring done %s", " ".join(f"{k}={v}" for k, v in report.counts().items()))
     return report
+
+
+def refresh_in_batches(
+    store: StateStore,
+    client: RefreshingClient,
+    horizon: timedelta,
+    batch_size: int = 500,
+    max_batches: int = 200,
+) -> dict[str, int]:
+    """:func:`refresh_expiring` batch after batch until the due grants are done; the totals.
+
+    A grant is handled at most once per call: with a horizon longer than the access token's
+    lifetime (TikTok's are 2 hours) a refreshed grant is at once due again. Failed and skipped
+    grants stay due (soonest first), so it stops when a batch comes back short (the due set is
+    exhausted) or made no progress; the next scheduled run retries those.
+    """
+    totals = {"batches": 0, "refreshed": 0, "needs_reauth": 0, "failed": 0, "skipped": 0}
+    done: set[str] = set()
+    for _ in range(max_batches):
+        report = refresh_expiring(store, client, horizon=horizon, limit=batch_size, done=done)
+        done.update(report.refreshed, report.needs_reauth, report.failed)
+        counts = report.counts()
+        totals["batches"] += 1
+        for name, count in counts.items():
+            totals[name] += count
+        if sum(counts.values()) < batch_size or counts["refreshed"] + counts["needs_reauth"] == 0:
+            break
+    log.info("token refresh done %s", " ".join(f"{k}={v}" for k, v in totals.items()))
+    return totals

@@ -19,6 +19,7 @@ from tiktok_portability.tokens import (
     RefreshFailed,
     ensure_fresh,
     refresh_expiring,
+    refresh_in_batches,
 )
 
 ONGOING = ["portability.all.ongoing"]
@@ -151,4 +152,26 @@ def test_a_grant_whose_lease_is_held_elsewhere_is_skipped(emulator, store, clien
     assert store.try_lock_refresh(tokens.open_id, "other-worker", lease_s=60)
     report = refresh_expiring(store, client, EXPIRING)
     assert report.skipped == [tokens.open_id]
+    assert refresh_calls(emulator) == []
+
+
+def test_refresh_in_batches_goes_on_until_the_due_grants_are_done(emulator, store, client):
+    users = [onboard(emulator, store) for _ in range(5)]
+    emulator.revoke_user(users[0].open_id)
+
+    totals = refresh_in_batches(store, client, EXPIRING, batch_size=2, max_batches=10)
+
+    # Batches of 2 over 5 due grants: 2, 2, then a short one that ends the loop.
+    assert totals == {"batches": 3, "refreshed": 4, "needs_reauth": 1, "failed": 0, "skipped": 0}
+    assert len(refresh_calls(emulator)) == 5
+
+
+def test_refresh_in_batches_stops_when_a_batch_makes_no_progress(emulator, store, client):
+    for _ in range(3):
+        tokens = onboard(emulator, store)
+        assert store.try_lock_refresh(tokens.open_id, "other-worker", lease_s=60)
+
+    totals = refresh_in_batches(store, client, EXPIRING, batch_size=3, max_batches=10)
+
+    assert totals == {"batches": 1, "refreshed": 0, "needs_reauth": 0, "failed": 0, "skipped": 3}
     assert refresh_calls(emulator) == []
