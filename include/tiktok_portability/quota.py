@@ -44,7 +44,7 @@ class QuotaError(Exception):
     """Base class for limiter errors."""
 
 
-class QuotaTimeout(QuotaError):
+class QuotaTimeout(QuotaError, TimeoutError):
     """No slot became free within the caller's timeout."""
 
 

@@ -14,11 +14,18 @@ Crash safety: if the process dies between the call and the commit, or the client
 token once: if TikTok never acted, that works and nothing was lost; if TikTok had rotated it, the
 stored token is rejected with ``invalid_grant`` and the grant becomes ``needs_reauth`` with reason
 "refresh outcome lost" - visible and reported, never silently dropped.
+
+Fencing: a holder's waits inside a refresh (quota, retry pauses) end before its lease does, and
+what it writes about the grant's status is fenced by the lease (``mark_grant(lease_owner=...)``):
+a worker whose lease was taken over (it hung past it) cannot mark a grant ``needs_reauth`` that
+the new holder has refreshed meanwhile. The new token pair itself is always written: after a
+rotation it is the only valid refresh token there is.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +43,7 @@ from tiktok_portability.client.errors import (
 )
 from tiktok_portability.clock import utcnow
 from tiktok_portability.redact import Secret, fingerprint
-from tiktok_portability.state.errors import LockNotAcquired
+from tiktok_portability.state.errors import LeaseLost, LockNotAcquired
 from tiktok_portability.state.models import Grant
 from tiktok_portability.state.store import StateStore, TokenLike
 
@@ -45,12 +52,16 @@ log = logging.getLogger(__name__)
 DEFAULT_HORIZON = timedelta(minutes=10)
 CONSENT_EXPIRED = "consent_expired"
 OUTCOME_LOST = "refresh outcome lost"
+# A refresh's waits end this long (at most a quarter of the lease) before its lease does.
+LEASE_MARGIN_S = 10.0
 # OAuth error codes that mean the user's authorization itself is gone (not an app misconfiguration).
 _USER_AUTH_CODES = frozenset({"invalid_grant", "access_denied", "invalid_scope"})
 
 
 class RefreshingClient(Protocol):
-    def refresh(self, refresh_token: Secret | str, *, open_id: str | None = None) -> TokenLike: ...
+    def refresh(
+        self, refresh_token: Secret | str, *, open_id: str | None = None, deadline: float | None = None
+    ) -> TokenLike: ...
 
 
 class TokenError(Exception):
@@ -73,6 +84,18 @@ class ReauthRequired(GrantUnavailable):
 
 class RefreshFailed(TokenError):
     """A transient failure (network, 5xx, 429, unknown outcome); the grant stays active, retry later."""
+
+
+class LeaseTakenOver(RefreshFailed):
+    """This worker's refresh lease passed and another worker took the grant over: nothing written."""
+
+
+def _lease_deadline(grant: Grant) -> float | None:
+    """``time.monotonic()`` by which every wait of the refresh must end (a margin before the lease)."""
+    if grant.lease_expires_at is None:
+        return None
+    remaining = (grant.lease_expires_at - utcnow()).total_seconds()
+    return time.monotonic() + max(0.0, remaining - min(LEASE_MARGIN_S, remaining / 4))
 
 
 @dataclass
@@ -107,8 +130,12 @@ def _require_active(grant: Grant) -> None:
         raise GrantUnavailable(grant.open_id, grant.status, grant.status_reason)
 
 
-def _needs_reauth(store: StateStore, open_id: str, reason: str) -> ReauthRequired:
-    store.mark_grant(open_id, "needs_reauth", reason)
+def _needs_reauth(store: StateStore, grant: Grant, reason: str) -> ReauthRequired:
+    open_id = grant.open_id
+    try:
+        store.mark_grant(open_id, "needs_reauth", reason, lease_owner=grant.lease_owner)
+    except LeaseLost as exc:
+        raise LeaseTakenOver(f"refresh of grant {fingerprint(open_id)} lost its lease: {exc}") from exc
     log.warning("grant needs re-consent open_id=%s reason=%s", fingerprint(open_id), reason)
     return ReauthRequired(open_id, "needs_reauth", reason)
 
@@ -132,18 +159,18 @@ def refresh_locked(store: StateStore, client: RefreshingClient, grant: Grant) ->
     open_id = grant.open_id
     now = utcnow()
     if grant.refresh_token is None:
-        raise _needs_reauth(store, open_id, "no refresh token stored")
+        raise _needs_reauth(store, grant, "no refresh token stored")
     if grant.refresh_expires_at is not None and grant.refresh_expires_at <= now:
         # The deadline is fixed at consent (refresh_expires_in counts down): only a new consent
         # renews it. An expected end, reported apart from failures.
         deadline = grant.refresh_expires_at.isoformat(timespec="seconds")
-        raise _needs_reauth(store, open_id, f"{CONSENT_EXPIRED}: refresh deadline {deadline} passed")
+        raise _needs_reauth(store, grant, f"{CONSENT_EXPIRED}: refresh deadline {deadline} passed")
     recovering = grant.refresh_in_progress
     if recovering:
         log.warning("recovering an unfinished refresh open_id=%s", fingerprint(open_id))
     store.begin_refresh(open_id)
     try:
-        tokens = client.refresh(grant.refresh_token, open_id=open_id)
+        tokens = client.refresh(grant.refresh_token, open_id=open_id, deadline=_lease_deadline(grant))
     except RefreshOutcomeUnknown as exc:
         log.warning("refresh outcome unknown open_id=%s; flag kept", fingerprint(open_id))
         raise RefreshFailed(f"refresh of grant {fingerprint(open_id)} has an unknown outcome: {exc}") from exc
@@ -151,9 +178,9 @@ def refresh_locked(store: StateStore, client: RefreshingClient, grant: Grant) ->
         if _is_user_auth_error(exc):
             code = exc.code or type(exc).__name__
             reason = f"{OUTCOME_LOST} ({code})" if recovering else f"refresh rejected: {code}"
-            raise _needs_reauth(store, open_id, reason) from exc
+            raise _needs_reauth(store, grant, reason) from exc
         if not recovering and _never_reached_server(exc):
-            store.abort_refresh(open_id)
+            store.abort_refresh(open_id, lease_owner=grant.lease_owner)
         raise RefreshFailed(f"refresh of grant {fingerprint(open_id)} failed: {exc}") from exc
     fresh = store.complete_refresh(open_id, tokens, scopes=getattr(tokens, "scopes", None))
     log.info("grant refreshed open_id=%s expires_at=%s", fingerprint(open_id), fresh.access_expires_at)
@@ -216,7 +243,7 @@ def refresh_expiring(
                     continue
                 refresh_locked(store, client, locked)
                 report.refreshed.append(open_id)
-        except LockNotAcquired:
+        except (LockNotAcquired, LeaseTakenOver):
             report.skipped.append(open_id)
         except ReauthRequired as exc:
             report.needs_reauth[open_id] = exc.reason or ""

@@ -57,7 +57,7 @@ class LosesTheResponse:
         self.client = client
         self.reach_server = reach_server
 
-    def refresh(self, refresh_token, *, open_id=None):
+    def refresh(self, refresh_token, *, open_id=None, deadline=None):
         if self.reach_server:
             self.client.refresh(refresh_token, open_id=open_id)
         raise RefreshOutcomeUnknown("connection dropped after sending the refresh", operation="refresh")

@@ -14,11 +14,12 @@ class Limiter(Protocol):
     """Paces calls across every worker of the app.
 
     ``acquire`` blocks until one call to ``endpoint`` may be made; the client calls it before every
-    attempt, retries included. ``report_rate_limited`` tells it TikTok answered 429 so the pause is
-    shared by everyone, not just by the caller who saw it.
+    attempt, retries included, with a ``timeout`` only when the call has a deadline (a
+    ``TimeoutError`` then says the wait would pass it). ``report_rate_limited`` tells it TikTok
+    answered 429 so the pause is shared by everyone, not just by the caller who saw it.
     """
 
-    def acquire(self, endpoint: str) -> None: ...
+    def acquire(self, endpoint: str, timeout: float | None = None) -> None: ...
 
     def report_rate_limited(self, endpoint: str, retry_after_s: float | None) -> None: ...
 

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from tiktok_portability.client import endpoints
+from tiktok_portability.client import endpoints, errors
 from tiktok_portability.client.archive_sink import ArchiveSink
 from tiktok_portability.client.base import (
     ClientBase,
@@ -79,14 +79,19 @@ class TikTokClient(ClientBase):
         log.info("tokens issued open_id=%s scopes=%s", fingerprint(tokens.open_id), ",".join(tokens.scopes))
         return tokens
 
-    def refresh(self, refresh_token: Secret | str, *, open_id: str | None = None) -> TokenSet:
+    def refresh(
+        self, refresh_token: Secret | str, *, open_id: str | None = None, deadline: float | None = None
+    ) -> TokenSet:
         """Use a refresh token; returns the ROTATED pair, which the caller must persist before use.
 
         Raises RefreshOutcomeUnknown (never retried) when the server may have rotated the token
         without us receiving the new one, and InvalidGrant when the refresh token is dead.
+        ``deadline`` (``time.monotonic()``) bounds every wait: no quota wait or retry pause runs
+        past it (the holder of a refresh lease must not outlive the lease); a call that would is
+        given up with its last error, or RateLimited when the quota wait itself would pass it.
         """
         call = endpoints.refresh_call(self.config, refresh_token, open_id)
-        tokens = tokens_from(call, self._execute(call))
+        tokens = tokens_from(call, self._execute(call, deadline))
         log.info("tokens refreshed open_id=%s expires_at=%s", fingerprint(tokens.open_id), tokens.expires_at)
         return tokens
 
@@ -200,10 +205,10 @@ class TikTokClient(ClientBase):
 
     # The retry loop for JSON calls.
 
-    def _execute(self, call: Call) -> dict[str, Any]:
+    def _execute(self, call: Call, deadline: float | None = None) -> dict[str, Any]:
         retry = 0
         while True:
-            self._acquire(call)
+            self._acquire(call, deadline)
             try:
                 response = self._http.request(
                     call.method, call.path, json=call.json_body, data=call.form_data(), headers=call.headers()
@@ -218,14 +223,27 @@ class TikTokClient(ClientBase):
                 return payload
             error = self._classify(call, error)
             delay = self._next_delay(call, error, retry)
-            if delay is None:
+            if delay is None or (deadline is not None and time.monotonic() + delay > deadline):
                 raise error
             self._sleep(delay)
             retry += 1
 
-    def _acquire(self, call: Call) -> None:
-        if self.limiter is not None:
+    def _acquire(self, call: Call, deadline: float | None = None) -> None:
+        if self.limiter is None:
+            return
+        if deadline is None:
             self.limiter.acquire(call.endpoint)
+            return
+        try:
+            self.limiter.acquire(call.endpoint, timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise errors.build(
+                errors.RateLimited,
+                call.ctx,
+                code=None,
+                http_status=None,
+                detail="the quota wait would outlast the caller's deadline; the call was not sent",
+            ) from None
 
 
 def _fp(open_id: str | None) -> str:

@@ -21,6 +21,7 @@ __getattr__, __all__ = lazy_exports(
             "GrantNotFound",
             "InvalidTransition",
             "KeyConfigError",
+            "LeaseLost",
             "LockNotAcquired",
             "StateConfigError",
             "StateError",

@@ -46,3 +46,7 @@ class InvalidTransition(StateError):
 
 class LockNotAcquired(StateError):
     """Another worker holds the grant's refresh lease and did not release it in time."""
+
+
+class LeaseLost(StateError):
+    """A write fenced by the refresh lease came from a worker that no longer holds it."""

@@ -31,6 +31,9 @@ class Grant:
     updated_at: datetime
     data_format: str | None = None
     consented_at: datetime | None = None
+    # Set on the grant a refresh_lock yields: the lease's fencing token and when it ends.
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ from tiktok_portability.state.errors import (
     GrantNotFound,
     InvalidTransition,
     KeyConfigError,
+    LeaseLost,
     LockNotAcquired,
     TransferNotFound,
 )
@@ -403,8 +405,15 @@ class StateStore:
             rows = conn.execute(sa.select(grants.c.status, sa.func.count()).group_by(grants.c.status)).all()
         return {status: count for status, count in rows}
 
-    def mark_grant(self, open_id: str, status: str, reason: str | None = None) -> Grant:
-        """Set a grant's status (with a reason). revoked/erased also wipe the stored tokens."""
+    def mark_grant(
+        self, open_id: str, status: str, reason: str | None = None, *, lease_owner: str | None = None
+    ) -> Grant:
+        """Set a grant's status (with a reason). revoked/erased also wipe the stored tokens.
+
+        ``lease_owner`` fences the write: it happens only while that refresh lease is still the
+        grant's, else LeaseLost (a worker whose lease was taken over must not mark a grant
+        another worker has since refreshed).
+        """
         if status not in GRANT_STATUSES:
             raise ValueError(f"grant status {status!r} is not one of {', '.join(GRANT_STATUSES)}")
         values: dict[str, Any] = {
@@ -417,10 +426,18 @@ class StateStore:
             values.update(
                 access_token_enc=None, refresh_token_enc=None, lock_owner=None, lock_expires_at=None
             )
+        where = [grants.c.open_id == open_id]
+        if lease_owner is not None:
+            where.append(grants.c.lock_owner == lease_owner)
         with self._write() as conn:
-            result = conn.execute(sa.update(grants).where(grants.c.open_id == open_id).values(**values))
+            result = conn.execute(sa.update(grants).where(*where).values(**values))
             if result.rowcount == 0:
-                raise GrantNotFound(f"no grant for open_id {fingerprint(open_id)}")
+                found = conn.execute(sa.select(grants.c.open_id).where(grants.c.open_id == open_id)).first()
+                if found is None:
+                    raise GrantNotFound(f"no grant for open_id {fingerprint(open_id)}")
+                raise LeaseLost(
+                    f"refresh lease on grant {fingerprint(open_id)} was taken over: not marking it {status}"
+                )
             if status == "erased":
                 conn.execute(sa.delete(watermarks).where(watermarks.c.open_id == open_id))
             row = conn.execute(sa.select(grants).where(grants.c.open_id == open_id)).one()
@@ -533,9 +550,13 @@ class StateStore:
         The lease expires after ``lease_s`` so a crashed worker's lock is reclaimed; make it longer
         than one refresh call with its retries. Raises LockNotAcquired after ``wait_s``.
         """
-        owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Unique per acquisition: the owner is the lease's fencing token (see mark_grant).
+        owner = f"{owner or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + wait_s
-        while not self.try_lock_refresh(open_id, owner, lease_s):
+        while True:
+            asked_at = utcnow()  # the lease ends no earlier than asked_at + lease_s
+            if self.try_lock_refresh(open_id, owner, lease_s):
+                break
             if time.monotonic() >= deadline:
                 raise LockNotAcquired(
                     f"refresh lease for grant {fingerprint(open_id)} held by another worker "
@@ -543,7 +564,11 @@ class StateStore:
                 )
             time.sleep(poll_s * (0.5 + random.random()))
         try:
-            yield self.get_grant(open_id)
+            yield replace(
+                self.get_grant(open_id),
+                lease_owner=owner,
+                lease_expires_at=asked_at + timedelta(seconds=lease_s),
+            )
         finally:
             self.release_refresh_lock(open_id, owner)
 
@@ -556,10 +581,17 @@ class StateStore:
                 .values(refresh_started_at=sa.func.coalesce(grants.c.refresh_started_at, utcnow()))
             )
 
-    def abort_refresh(self, open_id: str) -> None:
-        """Clear the in-progress flag when the call provably never reached TikTok's token logic."""
+    def abort_refresh(self, open_id: str, *, lease_owner: str | None = None) -> None:
+        """Clear the in-progress flag when the call provably never reached TikTok's token logic.
+
+        Fenced by ``lease_owner`` like mark_grant: a worker that lost its lease leaves the flag to
+        the new holder (silently: the flag only ever errs on the safe side).
+        """
+        where = [grants.c.open_id == open_id]
+        if lease_owner is not None:
+            where.append(grants.c.lock_owner == lease_owner)
         with self._write() as conn:
-            conn.execute(sa.update(grants).where(grants.c.open_id == open_id).values(refresh_started_at=None))
+            conn.execute(sa.update(grants).where(*where).values(refresh_started_at=None))
 
     def complete_refresh(self, open_id: str, tokens: TokenLike, scopes: Iterable[str] | None = None) -> Grant:
         """Phase two: the new token pair and the cleared flag, in one transaction.
