@@ -131,7 +131,9 @@ def _night(emulator_server, moto_server, bucket: str, executor: str) -> dict:
                 "state": state,
                 "run_id": run_id,
                 "tis": tis,
-                "problems": _problem_logs(stack, run_id) if state != "success" else "",
+                "problems": _problem_logs(stack, run_id)
+                if state != "success" or any(t["state"] != "success" for t in tis)
+                else "",
                 "summary": stack.xcom(SYNC_DAG_ID, run_id, "summarize") if state == "success" else None,
                 "log": emulator.log(since=since),
                 "lake": _lake_files(moto_server, bucket, f"{executor}/"),
@@ -258,7 +260,10 @@ def _canonical(files: dict[str, bytes]) -> dict[str, object]:
 
     def text(value: str) -> str:
         value = RUN_IN_BATCH_ID.sub(r"r*-b\1", value)
-        return REQUEST_ID.sub(lambda m: f"<request of {requests.get(m.group(0), '?')}>", value)
+        # Only the request ids of this lake: video ids have 19 digits too, and are data.
+        return REQUEST_ID.sub(
+            lambda m: f"<request of {requests[m.group(0)]}>" if m.group(0) in requests else m.group(0), value
+        )
 
     def canon(value: object) -> object:
         if isinstance(value, dict):
