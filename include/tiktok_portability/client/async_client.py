@@ -20,6 +20,7 @@ from tiktok_portability.client import endpoints
 from tiktok_portability.client.archive_sink import ArchiveSink
 from tiktok_portability.client.base import (
     ERROR_BODY_LIMIT,
+    Attempts,
     ClientBase,
     expected_length,
     is_envelope,
@@ -83,14 +84,17 @@ class AsyncTikTokClient(ClientBase):
         log.info("tokens issued open_id=%s scopes=%s", fingerprint(tokens.open_id), ",".join(tokens.scopes))
         return tokens
 
-    async def refresh(self, refresh_token: Secret | str, *, open_id: str | None = None) -> TokenSet:
+    async def refresh(
+        self, refresh_token: Secret | str, *, open_id: str | None = None, deadline: float | None = None
+    ) -> TokenSet:
         """Use a refresh token; returns the ROTATED pair, which the caller must persist before use.
 
         Raises RefreshOutcomeUnknown (never retried) when the server may have rotated the token
         without us receiving the new one, and InvalidGrant when the refresh token is dead.
+        ``deadline`` (``time.monotonic()``) bounds every wait, as in the sync client.
         """
         call = endpoints.refresh_call(self.config, refresh_token, open_id)
-        tokens = tokens_from(call, await self._execute(call))
+        tokens = tokens_from(call, await self._execute(call, deadline))
         log.info("tokens refreshed open_id=%s expires_at=%s", fingerprint(tokens.open_id), tokens.expires_at)
         return tokens
 
@@ -153,10 +157,10 @@ class AsyncTikTokClient(ClientBase):
             raise
 
     async def _download(self, call: Call, target: ArchiveSink) -> DownloadResult:
-        retry = 0
+        attempts = Attempts(self, call)
         while True:
-            target.begin(retry + 1)
-            await self._acquire(call)
+            target.begin(attempts.number)
+            await self._acquire(attempts)
             try:
                 content_type = await self._stream_once(call, target)
             except httpx.TransportError as exc:
@@ -165,29 +169,8 @@ class AsyncTikTokClient(ClientBase):
                 error = exc
             else:
                 await asyncio.to_thread(target.commit)
-                self._log_ok(call, 200, retry)
-                log.info(
-                    "archive downloaded open_id=%s request_id=%s bytes=%d sha256=%s attempts=%d",
-                    _fp(call.ctx.open_id),
-                    call.ctx.request_id,
-                    target.size,
-                    target.sha256,
-                    retry + 1,
-                )
-                return DownloadResult(
-                    request_id=call.ctx.request_id or 0,
-                    size=target.size,
-                    sha256=target.sha256,
-                    content_type=content_type,
-                    path=target.path,
-                    attempts=retry + 1,
-                )
-            error = self._classify(call, error)
-            delay = self._next_delay(call, error, retry) if target.can_restart else None
-            if delay is None:
-                raise error
-            await self._sleep(delay)
-            retry += 1
+                return attempts.downloaded(target, content_type)
+            await self._sleep(attempts.failed(error, can_restart=target.can_restart))
 
     async def _stream_once(self, call: Call, target: ArchiveSink) -> str:
         async with self._http.stream(
@@ -210,10 +193,10 @@ class AsyncTikTokClient(ClientBase):
 
     # The retry loop for JSON calls.
 
-    async def _execute(self, call: Call) -> dict[str, Any]:
-        retry = 0
+    async def _execute(self, call: Call, deadline: float | None = None) -> dict[str, Any]:
+        attempts = Attempts(self, call, deadline)
         while True:
-            await self._acquire(call)
+            await self._acquire(attempts)
             try:
                 response = await self._http.request(
                     call.method, call.path, json=call.json_body, data=call.form_data(), headers=call.headers()
@@ -224,18 +207,17 @@ class AsyncTikTokClient(ClientBase):
             except TikTokError as exc:
                 error = exc
             else:
-                self._log_ok(call, response.status_code, retry)
+                attempts.succeeded(response.status_code)
                 return payload
-            error = self._classify(call, error)
-            delay = self._next_delay(call, error, retry)
-            if delay is None:
-                raise error
-            await self._sleep(delay)
-            retry += 1
+            await self._sleep(attempts.failed(error))
 
-    async def _acquire(self, call: Call) -> None:
-        if self.limiter is not None:
-            await acquire_async(self.limiter, call.endpoint)
+    async def _acquire(self, attempts: Attempts) -> None:
+        if self.limiter is None:
+            return
+        try:
+            await acquire_async(self.limiter, attempts.call.endpoint, attempts.quota_timeout())
+        except TimeoutError:
+            raise attempts.quota_timed_out() from None
 
 
 def _fp(open_id: str | None) -> str:

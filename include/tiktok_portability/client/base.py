@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
 from tiktok_portability.client import errors
+from tiktok_portability.client.archive_sink import ArchiveSink
 from tiktok_portability.client.config import ClientConfig
 from tiktok_portability.client.endpoints import Call
 from tiktok_portability.client.errors import CallContext, TikTokError
 from tiktok_portability.client.limiter import Limiter
-from tiktok_portability.client.models import TokenSet
+from tiktok_portability.client.models import DownloadResult, TokenSet
 from tiktok_portability.client.retry import RetryPolicy
 from tiktok_portability.redact import fingerprint
 
@@ -163,6 +165,77 @@ class ClientBase:
             _context(call.ctx),
             status,
             retries,
+        )
+
+
+class Attempts:
+    """One call's attempts: when to retry, how long to pause, what to log, written once.
+
+    The sync and async clients only do the I/O around it::
+
+        attempts = Attempts(self, call, deadline)
+        while True:
+            acquire(timeout=attempts.quota_timeout())   # TimeoutError -> attempts.quota_timed_out()
+            try: ...one attempt...; attempts.succeeded(status); return result
+            except ...: error = ...
+            sleep(attempts.failed(error))                # raises when there is no next attempt
+
+    ``deadline`` (``time.monotonic()``) bounds every wait: no quota wait or pause runs past it.
+    """
+
+    def __init__(self, client: ClientBase, call: Call, deadline: float | None = None) -> None:
+        self.client = client
+        self.call = call
+        self.deadline = deadline
+        self.retry = 0
+
+    @property
+    def number(self) -> int:
+        """The current attempt, from 1."""
+        return self.retry + 1
+
+    def quota_timeout(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def quota_timed_out(self) -> TikTokError:
+        return errors.build(
+            errors.RateLimited,
+            self.call.ctx,
+            code=None,
+            http_status=None,
+            detail="the quota wait would outlast the caller's deadline; the call was not sent",
+        )
+
+    def failed(self, error: TikTokError, *, can_restart: bool = True) -> float:
+        """The pause before the next attempt; raises the error to act on when there is none."""
+        error = self.client._classify(self.call, error)
+        delay = self.client._next_delay(self.call, error, self.retry) if can_restart else None
+        if delay is None or (self.deadline is not None and time.monotonic() + delay > self.deadline):
+            raise error
+        self.retry += 1
+        return delay
+
+    def succeeded(self, status: int) -> None:
+        self.client._log_ok(self.call, status, self.retry)
+
+    def downloaded(self, target: ArchiveSink, content_type: str) -> DownloadResult:
+        """The result of the attempt that wrote a verified archive (committed by the caller)."""
+        self.succeeded(200)
+        log.info(
+            "archive downloaded open_id=%s request_id=%s bytes=%d sha256=%s attempts=%d",
+            fingerprint(self.call.ctx.open_id) if self.call.ctx.open_id else "-",
+            self.call.ctx.request_id,
+            target.size,
+            target.sha256,
+            self.number,
+        )
+        return DownloadResult(
+            request_id=self.call.ctx.request_id or 0,
+            size=target.size,
+            sha256=target.sha256,
+            content_type=content_type,
+            path=target.path,
+            attempts=self.number,
         )
 
 

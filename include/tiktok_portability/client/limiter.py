@@ -24,10 +24,14 @@ class Limiter(Protocol):
     def report_rate_limited(self, endpoint: str, retry_after_s: float | None) -> None: ...
 
 
-async def acquire_async(limiter: Limiter, endpoint: str) -> None:
-    """Use the limiter's ``acquire_async`` when it has one, else its blocking ``acquire`` in a thread."""
+async def acquire_async(limiter: Limiter, endpoint: str, timeout: float | None = None) -> None:
+    """Use the limiter's ``acquire_async`` when it has one, else its blocking ``acquire`` in a thread.
+
+    ``timeout`` is passed only when given (limiters without a deadline need not take one).
+    """
     native = getattr(limiter, "acquire_async", None)
+    args = (endpoint,) if timeout is None else (endpoint, timeout)
     if native is not None:
-        await native(endpoint)
+        await native(*args)
     else:
-        await asyncio.to_thread(limiter.acquire, endpoint)
+        await asyncio.to_thread(limiter.acquire, *args)

@@ -12,9 +12,10 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from tiktok_portability.client import endpoints, errors
+from tiktok_portability.client import endpoints
 from tiktok_portability.client.archive_sink import ArchiveSink
 from tiktok_portability.client.base import (
+    Attempts,
     ClientBase,
     bounded,
     expected_length,
@@ -152,10 +153,10 @@ class TikTokClient(ClientBase):
             raise
 
     def _download(self, call: Call, target: ArchiveSink) -> DownloadResult:
-        retry = 0
+        attempts = Attempts(self, call)
         while True:
-            target.begin(retry + 1)
-            self._acquire(call)
+            target.begin(attempts.number)
+            self._acquire(attempts)
             try:
                 content_type = self._stream_once(call, target)
             except httpx.TransportError as exc:
@@ -164,29 +165,8 @@ class TikTokClient(ClientBase):
                 error = exc
             else:
                 target.commit()
-                self._log_ok(call, 200, retry)
-                log.info(
-                    "archive downloaded open_id=%s request_id=%s bytes=%d sha256=%s attempts=%d",
-                    _fp(call.ctx.open_id),
-                    call.ctx.request_id,
-                    target.size,
-                    target.sha256,
-                    retry + 1,
-                )
-                return DownloadResult(
-                    request_id=call.ctx.request_id or 0,
-                    size=target.size,
-                    sha256=target.sha256,
-                    content_type=content_type,
-                    path=target.path,
-                    attempts=retry + 1,
-                )
-            error = self._classify(call, error)
-            delay = self._next_delay(call, error, retry) if target.can_restart else None
-            if delay is None:
-                raise error
-            self._sleep(delay)
-            retry += 1
+                return attempts.downloaded(target, content_type)
+            self._sleep(attempts.failed(error, can_restart=target.can_restart))
 
     def _stream_once(self, call: Call, target: ArchiveSink) -> str:
         with self._http.stream("POST", call.path, json=call.json_body, headers=call.headers()) as response:
@@ -206,9 +186,9 @@ class TikTokClient(ClientBase):
     # The retry loop for JSON calls.
 
     def _execute(self, call: Call, deadline: float | None = None) -> dict[str, Any]:
-        retry = 0
+        attempts = Attempts(self, call, deadline)
         while True:
-            self._acquire(call, deadline)
+            self._acquire(attempts)
             try:
                 response = self._http.request(
                     call.method, call.path, json=call.json_body, data=call.form_data(), headers=call.headers()
@@ -219,31 +199,21 @@ class TikTokClient(ClientBase):
             except TikTokError as exc:
                 error = exc
             else:
-                self._log_ok(call, response.status_code, retry)
+                attempts.succeeded(response.status_code)
                 return payload
-            error = self._classify(call, error)
-            delay = self._next_delay(call, error, retry)
-            if delay is None or (deadline is not None and time.monotonic() + delay > deadline):
-                raise error
-            self._sleep(delay)
-            retry += 1
+            self._sleep(attempts.failed(error))
 
-    def _acquire(self, call: Call, deadline: float | None = None) -> None:
+    def _acquire(self, attempts: Attempts) -> None:
         if self.limiter is None:
             return
-        if deadline is None:
-            self.limiter.acquire(call.endpoint)
+        timeout = attempts.quota_timeout()
+        if timeout is None:
+            self.limiter.acquire(attempts.call.endpoint)
             return
         try:
-            self.limiter.acquire(call.endpoint, timeout=max(0.0, deadline - time.monotonic()))
+            self.limiter.acquire(attempts.call.endpoint, timeout=timeout)
         except TimeoutError:
-            raise errors.build(
-                errors.RateLimited,
-                call.ctx,
-                code=None,
-                http_status=None,
-                detail="the quota wait would outlast the caller's deadline; the call was not sent",
-            ) from None
+            raise attempts.quota_timed_out() from None
 
 
 def _fp(open_id: str | None) -> str:
