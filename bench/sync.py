@@ -35,6 +35,8 @@ from pathlib import Path
 
 import httpx
 
+from tiktok_portability.emulator.requestlog import busiest_window
+
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "tiktok_ongoing_sync"
 PORTABILITY = ("add", "check", "cancel", "download")
@@ -106,17 +108,6 @@ def onboard(admin: httpx.Client, store, users: int) -> list[str]:
 
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(one, range(users)))
-
-
-def busiest_window(timestamps: list[float], window_s: float) -> int:
-    """The most calls inside any window of ``window_s`` seconds (sliding over the call times)."""
-    ts = sorted(timestamps)
-    best, lo = 0, 0
-    for hi, t in enumerate(ts):
-        while ts[lo] <= t - window_s:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def measure(log: list[dict], users: int, quota: int, window_s: float) -> dict:

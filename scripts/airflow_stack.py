@@ -540,6 +540,15 @@ class AirflowStack:
         path = self.process_logs / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def problem_logs(self, dag_id: str, run_id: str, tail: int = 3000) -> str:
+        """The end of every task and trigger log of the run that holds an error or a traceback."""
+        out = []
+        for path in sorted((self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log")):
+            text = path.read_text(errors="replace")
+            if '"level":"error"' in text or "Traceback" in text:
+                out.append(f"--- {path.relative_to(self.logs_dir)}\n{text[-tail:]}")
+        return "\n".join(out)
+
     # ---- REST API ----------------------------------------------------------------------------
 
     @property

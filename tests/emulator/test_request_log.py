@@ -83,3 +83,14 @@ def test_a_call_still_running_at_a_reset_is_not_logged_after_it(emulator):
     time.sleep(0.8)  # the held call has answered by now
     assert [e["endpoint"] for e in emulator.log()] == ["check"]
     assert emulator.log()[0]["fault"] is None
+
+
+def test_the_busiest_window_counts_calls_in_half_open_windows_wherever_they_start():
+    from tiktok_portability.emulator.requestlog import busiest_window
+
+    assert busiest_window([], 60) == 0
+    # 0, 59.9 and 60 lie in no one window [t, t + 60): 60 starts the next.
+    assert busiest_window([60.0, 0.0, 59.9], 60) == 2
+    # A burst that straddles a minute boundary is caught: a fixed per-minute count would see 3 + 3.
+    assert busiest_window([57, 58, 59, 60, 61, 62], 60) == 6
+    assert busiest_window([0, 10, 20, 30], 10) == 1

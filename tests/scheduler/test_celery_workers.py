@@ -40,6 +40,7 @@ from tests.fixtures.s3 import S3_ENV
 from tests.scripts import airflow_stack
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.contract import SYNC_DAG_ID
+from tiktok_portability.emulator.requestlog import busiest_window
 from tiktok_portability.state import StateStore
 
 pytestmark = [
@@ -131,7 +132,7 @@ def _night(emulator_server, moto_server, bucket: str, executor: str) -> dict:
                 "state": state,
                 "run_id": run_id,
                 "tis": tis,
-                "problems": _problem_logs(stack, run_id)
+                "problems": stack.problem_logs(SYNC_DAG_ID, run_id)[-12000:]
                 if state != "success" or any(t["state"] != "success" for t in tis)
                 else "",
                 "summary": stack.xcom(SYNC_DAG_ID, run_id, "summarize") if state == "success" else None,
@@ -141,15 +142,6 @@ def _night(emulator_server, moto_server, bucket: str, executor: str) -> dict:
                 "startup_s": stack.startup_s.get("api_server"),
                 "stack_s": time.monotonic() - started,
             }
-
-
-def _problem_logs(stack, run_id: str) -> str:
-    out = []
-    for path in sorted((stack.logs_dir / f"dag_id={SYNC_DAG_ID}" / f"run_id={run_id}").rglob("*.log")):
-        text = path.read_text(errors="replace")
-        if '"level":"error"' in text or "Traceback" in text:
-            out.append(f"--- {path.relative_to(stack.logs_dir)}\n{text[-3000:]}")
-    return "\n".join(out)[-12000:]
 
 
 def _lake_files(moto_server, bucket: str, prefix: str) -> dict[str, bytes]:
@@ -212,23 +204,13 @@ def test_the_quota_held_across_workers(celery_night):
     assert [e for e in log if e["status"] == 429] == []
     peaks = {}
     for endpoint in ("add", "download", "check", "cancel"):
-        times = sorted(e["ts"] for e in log if e["endpoint"] == endpoint)
-        peaks[endpoint] = _busiest_window(times, QUOTA_WINDOW_S)
+        times = [e["ts"] for e in log if e["endpoint"] == endpoint]
+        peaks[endpoint] = busiest_window(times, QUOTA_WINDOW_S)
         assert peaks[endpoint] <= QUOTA, (endpoint, peaks)
     # The two workers' calls did press against the quota: the limit, not the load, set the pace.
     assert peaks["add"] >= QUOTA * 0.8, peaks
     assert peaks["download"] >= QUOTA * 0.8, peaks
     assert Counter(e["endpoint"] for e in log if e["status"] == 200)["add"] == USERS
-
-
-def _busiest_window(times: list[float], window_s: float) -> int:
-    """The most calls inside any half-open window [t, t + window_s)."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - window_s:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def test_the_lake_equals_a_localexecutor_night_file_for_file(celery_night, local_night):

@@ -44,3 +44,18 @@ class RequestLog:
     def reset(self, max_entries: int) -> None:
         with self._lock:
             self._entries = deque(maxlen=max_entries)
+
+
+def busiest_window(timestamps: list[float], window_s: float) -> int:
+    """The most calls inside any half-open window ``[t, t + window_s)`` sliding over the call times.
+
+    What a per-window quota is checked against: a limiter that keeps every such window at or under
+    the quota never triggers TikTok's 429, wherever TikTok's own window starts.
+    """
+    ts = sorted(timestamps)
+    best, lo = 0, 0
+    for hi, t in enumerate(ts):
+        while ts[lo] <= t - window_s:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
