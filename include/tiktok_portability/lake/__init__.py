@@ -19,6 +19,7 @@ __getattr__, __all__ = lazy_exports(
             "InvalidIdentifier",
             "InvalidLakeUri",
             "LakeError",
+            "RawDatePruned",
             "RawZoneError",
             "StorageError",
         ),
@@ -27,6 +28,7 @@ __getattr__, __all__ = lazy_exports(
             "RawArchiveRef",
             "RawZone",
         ),
+        "tiktok_portability.lake.retention": ("RetentionRecord",),
         "tiktok_portability.lake.results": (
             "ArchiveFailure",
             "BatchResult",

@@ -1,4 +1,4 @@
-"""``tiktok-portability normalize`` and ``tiktok-portability lake erase|reprocess``."""
+"""``tiktok-portability normalize`` and ``tiktok-portability lake erase|reprocess|retention``."""
 
 from __future__ import annotations
 
@@ -113,6 +113,17 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    lake = _lake(args)
+    # Exclusive: a rebuild (shared) checks for pruned dates first, so none may start meanwhile.
+    with _locked(args, exclusive=not args.dry_run):
+        record = lake.apply_retention(
+            args.days, today=args.today, dry_run=args.dry_run, requested_by=args.requested_by
+        )
+    _print(record.to_dict())
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     norm = subparsers.add_parser(
         "normalize",
@@ -131,7 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_lake_args(norm)
     norm.set_defaults(handler=_normalize)
 
-    lake = subparsers.add_parser("lake", help="maintain the data lake (erase a user, reprocess a date)")
+    lake = subparsers.add_parser(
+        "lake", help="maintain the data lake (erase a user, reprocess a date, raw retention)"
+    )
     lake_sub = lake.add_subparsers(dest="lake_command", metavar="ACTION", required=True)
     erase = lake_sub.add_parser(
         "erase", help="delete a user's rows and raw archives (GDPR) with an audit record"
@@ -160,3 +173,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_lake_args(again)
     again.set_defaults(handler=_reprocess)
+    keep = lake_sub.add_parser(
+        "retention",
+        help="delete raw archives older than the retention, keeping each user's latest",
+        description="Delete raw archives of snapshot dates more than --days before --today, "
+        "keeping each user's latest archive, and write an audit record under _audit/retention/. "
+        "A date that loses an archive can no longer be rebuilt (lake reprocess refuses it). "
+        "Prints the record as JSON; --dry-run deletes and writes nothing.",
+    )
+    keep.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="days to keep (default $TIKTOK_RAW_RETENTION_DAYS, else 30; 0 keeps everything)",
+    )
+    keep.add_argument("--today", default=None, help="YYYY-MM-DD the age counts from (default: today, UTC)")
+    keep.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    keep.add_argument(
+        "--requested-by", default=os.environ.get("USER", "cli"), help="who ran it (audit record)"
+    )
+    _add_lake_args(keep)
+    keep.set_defaults(handler=_retention)

@@ -33,3 +33,11 @@ class ChecksumMismatch(RawZoneError):
 
 class CommitError(LakeError):
     """A batch could not be staged or published; readers still see the previous files."""
+
+
+class RawDatePruned(LakeError):
+    """A rebuild from the raw zone was refused: raw retention deleted archives of these dates."""
+
+    def __init__(self, message: str, dates: list[str]) -> None:
+        super().__init__(message)
+        self.dates = dates

@@ -7,6 +7,7 @@ Layout under the lake root (local folder or ``s3://bucket/prefix``)::
     _state/user=<hash>/<D>.state.arrow                       each user's state after D (ledger.py)
     _commits/snapshot_date=D/batch-<batch_id>.json           written last: what the batch holds
     _audit/erasure/<date>/<erasure_id>.json                  erasure audit records
+    _audit/retention/                                        raw retention audit records, pruned dates
     _tmp/                                                    staging (never under a table glob)
 
 :class:`Lake` is the front; the work is in ``commit`` (one batch), ``reprocess`` (dates again
@@ -21,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tiktok_portability.lake import commit, erase, files, keys, reprocess
+from tiktok_portability.lake import commit, erase, files, keys, reprocess, retention
 from tiktok_portability.lake.manifests import date_manifests
 from tiktok_portability.lake.normalizer import ArchiveNormalizer, DefaultNormalizer
 from tiktok_portability.lake.raw import RawArchiveRef, RawZone
@@ -88,6 +89,30 @@ class Lake:
         return reprocess.reprocess(
             self.storage, self.raw, self.normalize_batch, snapshot_date, and_later=and_later
         )
+
+    def apply_retention(
+        self,
+        days: int | None = None,
+        *,
+        today: date | str | None = None,
+        dry_run: bool = False,
+        requested_by: str = "unknown",
+    ) -> retention.RetentionRecord:
+        """Delete raw archives older than ``days`` (default ``$TIKTOK_RAW_RETENTION_DAYS`` or 30;
+        0: keep forever), keeping each user's latest; audited under ``_audit/retention/``. Dates
+        that lose an archive can no longer be rebuilt (:meth:`reprocess` refuses them)."""
+        return retention.apply_retention(
+            self.storage,
+            days=retention.retention_days(days),
+            today=today,
+            dry_run=dry_run,
+            requested_by=requested_by,
+        )
+
+    def pruned_dates(self, snapshot_dates: Sequence[date | str]) -> list[str]:
+        """The given dates that raw retention pruned: they can no longer be rebuilt from the raw zone."""
+        days = [keys.snapshot_date_str(d) for d in snapshot_dates]
+        return sorted(retention.pruned_dates(self.storage, days))
 
     def erase_user(
         self, open_id: str, *, requested_by: str = "unknown", full_scan: bool = False

@@ -14,6 +14,7 @@ from tiktok_portability.lake import keys
 from tiktok_portability.lake.manifests import committed_dates, date_manifests
 from tiktok_portability.lake.raw import RawArchiveRef, RawZone
 from tiktok_portability.lake.results import BatchResult
+from tiktok_portability.lake.retention import check_rebuildable
 from tiktok_portability.lake.storage import Storage
 
 # Commits a batch: (refs, snapshot date, batch id or None for a new one) -> its result.
@@ -24,14 +25,23 @@ def reprocess(
     storage: Storage, raw: RawZone, commit: Commit, snapshot_date: date | str, *, and_later: bool = False
 ) -> list[BatchResult]:
     """A date's batches committed again from its raw archives (users not committed yet: one new
-    batch); with ``and_later``, every committed date from this one on, in order."""
+    batch); with ``and_later``, every committed date from this one on, in order.
+
+    Raises :class:`RawDatePruned` before anything is rebuilt when raw retention deleted archives
+    of any of those dates: rebuilt from what is left, their batches would lose those users' rows.
+    """
     day = keys.snapshot_date_str(snapshot_date)
+    days = [day, *(d for d in committed_dates(storage) if d > day)] if and_later else [day]
+    check_rebuildable(storage, days)
     if and_later:
-        days = [day, *(d for d in committed_dates(storage) if d > day)]
-        results = [result for d in days for result in reprocess(storage, raw, commit, d)]
+        results = [result for d in days for result in _rebuild(storage, raw, commit, d)]
         for result in results:  # a later date rebuilt here is no longer stale
             result.later_dates_stale = [d for d in result.later_dates_stale if d not in days]
         return results
+    return _rebuild(storage, raw, commit, day)
+
+
+def _rebuild(storage: Storage, raw: RawZone, commit: Commit, day: str) -> list[BatchResult]:
     by_user: dict[str, list[RawArchiveRef]] = {}
     for ref in raw.list(day):
         by_user.setdefault(keys.user_key(ref.open_id), []).append(ref)

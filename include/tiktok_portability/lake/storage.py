@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -111,6 +111,15 @@ class Storage(ABC):
 
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """``{key: size in bytes}`` of every key under ``prefix`` (raw retention, benchmarks)."""
+        return {key: size for key in self.list(prefix) if (size := self.size(key)) is not None}
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete keys, batch after batch in the given order; missing keys are not an error."""
+        for key in keys:
+            self.delete(key)
 
 
 class LocalStorage(Storage):
@@ -243,6 +252,33 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def sizes(self, prefix: str) -> dict[str, int]:
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return {}
+        found = {}
+        for path in base.rglob("*"):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_file() and not rel.startswith(TMP_PREFIX + "/"):
+                found[rel] = path.stat().st_size
+        return dict(sorted(found.items()))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        # Folders emptied here are removed too, as on S3 where a prefix ends with its last key:
+        # a folder listing (a user's folders of a date) must not find a user who has nothing left.
+        emptied = set()
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            emptied.add(path.parent)
+        for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+            while folder != self.root and folder.parent != self.root:  # keep top folders (modes)
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (or already gone): its parents are not empty either
+                    break
+                folder = folder.parent
+
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         path = self._path(key)
@@ -348,6 +384,41 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             raise self._fail("delete", key, exc) from exc
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        # The listing carries each object's size: one request per 1,000 keys, no HEAD per key.
+        folder = prefix.strip("/")
+        full = self._key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found: dict[str, int] = {}
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                found.update((e["Key"][strip:], int(e["Size"])) for e in page.get("Contents", []))
+        except Exception as exc:
+            raise self._fail("list", folder, exc) from exc
+        return dict(sorted(found.items()))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        # DeleteObjects takes up to 1,000 keys a request: a night's expired raw archives at
+        # 100,000 users are ~200 requests instead of 200,000.
+        pending = list(keys)
+        for start in range(0, len(pending), 1000):
+            batch = pending[start : start + 1000]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": self._key(k)} for k in batch], "Quiet": True},
+                )
+            except Exception as exc:
+                raise self._fail("delete", batch[0], exc) from exc
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StorageError(
+                    f"cannot delete {len(errors)} of {len(batch)} objects under {self.uri()}, first "
+                    f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
 
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
