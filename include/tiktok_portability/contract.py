@@ -19,6 +19,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "logins",
     "comments",
     "dm_messages",
+    "other_records",
     "sections_seen",
 )
 

@@ -9,10 +9,12 @@ from typing import BinaryIO
 
 from tiktok_portability.archive.errors import EncodingError, ValueTooLargeError
 
-# `2025-03-02 10:01:55 UTC pat.example: text` (the ` UTC` only in newer exports).
-_DM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?: ?UTC)?) (\S+?): ?(.*)$")
+# `2025-03-02 10:01:55 UTC pat.example: text` (the ` UTC` only in newer exports). A deleted
+# account's lines have no sender (`... UTC : text`): still messages, with an empty sender.
+_DM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?: ?UTC)?) ?(\S*?): ?(.*)$")
 _DM_HEADER = re.compile(r"^>>>\s*(.*?)\s*:*\s*$")
-_DM_PREFIXES = ("chat history with ", "chatgeschiedenis met ", "groepschat ", "group chat ")
+# Without their trailing space: a deleted partner's header is `Chat History with ::`.
+_DM_PREFIXES = ("chat history with", "chatgeschiedenis met", "groepschat", "group chat")
 
 
 DEFAULT_MAX_VALUE_BYTES = 16 << 20  # ArchiveLimits.max_value_bytes
@@ -70,11 +72,11 @@ class _Value:
 
 
 def dm_partner(header: str) -> str:
-    """`Chat History with pat.example::` -> `pat.example`."""
+    """`Chat History with pat.example::` -> `pat.example`; `Chat History with ::` -> `""`."""
     name = header.strip().rstrip(":").strip()
     lowered = name.casefold()
     for prefix in _DM_PREFIXES:
-        if lowered.startswith(prefix):
+        if lowered == prefix or lowered.startswith(prefix + " "):
             return name[len(prefix) :].strip()
     return name.rsplit(" ", 1)[-1]
 

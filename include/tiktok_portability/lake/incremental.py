@@ -7,7 +7,8 @@ TikTok's ongoing requests return everything every time, so each table family get
   ``occurrence`` ordinal) is not among the keys recorded at that exact instant. The watermark is
   (max event time, keys at that time) of everything seen up to the previous snapshot, so two
   events in the same second are told apart and neither is lost nor repeated.
-  Events whose time could not be parsed (null) are matched by natural key alone.
+  Events whose time could not be parsed (null) are matched by natural key alone, and so is
+  every row of an event table without a time column (``other_records``).
 - ``changelog`` (followers, following, blocked_users: membership sets): a row per change,
   ``change`` = ``follow`` | ``unfollow``, from diffing the snapshot against the set rebuilt from
   earlier changes. The first sync writes the full set as ``follow``.
@@ -67,11 +68,10 @@ def time_column(spec: TableSpecLike) -> str | None:
 
 @cache  # asked for every batch of every table
 def mode_of(spec: TableSpecLike) -> Mode:
-    if spec.kind == "event" and time_column(spec) is not None:
-        return Mode.EVENTS
     if spec.kind == "event":
-        # No event time to order by: a keyed set diff still stores each event once.
-        return Mode.CHANGELOG
+        # Without an event time (other_records) every row is matched by its key alone, as
+        # events whose time did not parse are: stored once, the night it first appears.
+        return Mode.EVENTS
     if spec.kind == "snapshot" and spec.name in CHANGELOG_TABLES:
         return Mode.CHANGELOG
     return Mode.SNAPSHOT
@@ -147,7 +147,10 @@ class EventFilter:
         self.saw_section = True
         if batch.num_rows == 0:
             return batch
-        t = micros(batch.column(self.time_col))
+        if self.time_col is None:
+            t = pa.nulls(batch.num_rows, pa.int64())
+        else:
+            t = micros(batch.column(self.time_col))
         self._observe(batch, t)
         if self.previous is None:
             return batch

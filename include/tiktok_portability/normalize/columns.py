@@ -17,12 +17,10 @@ from tiktok_portability.normalize.fields import RecordMap, norm_key
 from tiktok_portability.normalize.report import NormalizeReport
 from tiktok_portability.normalize.shapes import Records, all_keys, all_objects, as_dicts, pick
 from tiktok_portability.normalize.tables import TS
+from tiktok_portability.normalize.video_ids import video_ids
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-VIDEO_ID = r"/video/(?P<id>[0-9]{1,19})"
-# 19-digit ids start with 6 or 7 today; anything past int64 is left null rather than wrapped.
-INT64_MAX = str(2**63 - 1)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -45,8 +43,11 @@ def _text(value: Any) -> str | None:
     return _encode(value).decode()
 
 
-def string_array(values: list[Any] | pa.Array) -> pa.Array:
-    """Strings with placeholders ("", "None", "N/A") turned into nulls; other scalars as text."""
+def string_array(values: list[Any] | pa.Array, trim: bool = True) -> pa.Array:
+    """Strings with placeholders ("", "None", "N/A") turned into nulls; other scalars as text.
+
+    Values are trimmed unless ``trim`` is False (message text is kept exactly as written).
+    """
     if isinstance(values, pa.Array):
         arr = values
     else:
@@ -54,8 +55,9 @@ def string_array(values: list[Any] | pa.Array) -> pa.Array:
             arr = pa.array(values, type=pa.string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arr = pa.array([_text(v) for v in values], type=pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.is_in(arr, value_set=PLACEHOLDERS), pa.scalar(None, pa.string()), arr)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    kept = trimmed if trim else arr
+    return pc.if_else(pc.is_in(trimmed, value_set=PLACEHOLDERS), pa.scalar(None, pa.string()), kept)
 
 
 def to_int(value: Any) -> int | None:
@@ -84,18 +86,6 @@ def parse_timestamps(raw: pa.Array) -> pa.Array:
         cleaned = pc.replace_substring_regex(cleaned, pattern=r"^(\d{4}-\d{2}-\d{2})T", replacement=r"\1 ")
         parsed = pc.strptime(cleaned, format=TIME_FORMAT, unit="s", error_is_null=True)
     return parsed.cast(TS)
-
-
-def video_ids(text: pa.Array) -> pa.Array:
-    """The id in the first `/video/<digits>` of each value, or null (also for ids past int64)."""
-    ids = pc.struct_field(pc.extract_regex(text, pattern=VIDEO_ID), "id")
-    try:
-        # Digits only, so the cast fails only on an id that overflows int64.
-        return ids.cast(pa.int64())
-    except pa.ArrowInvalid:
-        pass
-    fits = pc.or_(pc.less(pc.binary_length(ids), 19), pc.less_equal(ids, INT64_MAX))
-    return pc.if_else(fits, ids, pa.scalar(None, pa.string())).cast(pa.int64())
 
 
 def build_columns(
@@ -145,7 +135,10 @@ def build_columns(
                 report.add_error(path, at, f"unparseable timestamp {raw[i].as_py()!r}")
     for name, aliases in rmap.strings.items():
         got = values(aliases)
-        arrays[name] = string_array(got) if got is not None else pa.nulls(n, pa.string())
+        if got is None:
+            arrays[name] = pa.nulls(n, pa.string())
+        else:
+            arrays[name] = string_array(got, trim=name not in rmap.verbatim)
     for name, aliases in rmap.integers.items():
         got = values(aliases)
         if isinstance(got, pa.Array):

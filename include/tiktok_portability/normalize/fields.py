@@ -37,6 +37,8 @@ class RecordMap:
     video_from: str | None = None
     constants: dict[str, str] = field(default_factory=dict)
     extra: bool = False
+    # String columns kept exactly as written (no trimming): message text keeps its spaces.
+    verbatim: frozenset[str] = frozenset()
 
     def mapped_keys(self) -> frozenset[str]:
         keys: set[str] = set()
@@ -158,4 +160,5 @@ DM = RecordMap(
     timestamp=("sent_at", DATE),
     strings={"sender": ("from", "sender", "van"), "content": ("content", "inhoud", "message", "bericht")},
     video_from="content",
+    verbatim=frozenset({"content"}),
 )

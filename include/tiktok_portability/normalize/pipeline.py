@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiktok_portability.archive.json_stream import JsonStream
-from tiktok_portability.archive.locate import ExportLayout, locate_export
+from tiktok_portability.archive.locate import ExportLayout, TxtFile, locate_export
 from tiktok_portability.archive.safezip import ArchiveLimits, SafeZip
 from tiktok_portability.archive.txt import dm_partner, read_blocks, read_dm_transcript
 from tiktok_portability.normalize import fields as f
@@ -40,6 +41,18 @@ Batches = Iterator[tuple[str, pa.RecordBatch]]
 # thousands of short conversations, and each build costs ~20 kernel calls whatever its size.
 MESSAGE_GROUP_ROWS = 8_192
 HELD_PER_BATCH = 2
+OTHER = "other_records"
+# What an export writes for a list that is present but empty (besides []): a key that is there
+# with one of these means "none now" (an empty follower list is unfollows), never "not exported".
+EMPTY_STRINGS = frozenset({"", "None", "N/A", "null", "NULL"})
+_encode = msgspec.json.Encoder().encode
+
+
+def is_empty_list(value: Any) -> bool:
+    """``null``, ``{}`` or a placeholder string where a list belongs."""
+    if value is None or value == {}:
+        return True
+    return isinstance(value, str) and value.strip() in EMPTY_STRINGS
 
 
 @dataclass
@@ -95,6 +108,10 @@ class _Run:
         self.positions[path] = first + len(items)
         cols = build_columns(items, rmap, path, self.report, first_index=first)
         self.see(member, path, node, True, rmap.table, len(items))
+        if cols.rows < len(items):
+            # Items that are not records were counted as errors; they are still kept, verbatim.
+            stray = [i for i, r in enumerate(items) if not isinstance(r, dict)]
+            yield from self.other([items[i] for i in stray], path, [first + i for i in stray])
         for key, mapped in cols.fields_seen.items():
             self.see(member, f"{path}[] / {key}", "field", mapped, rmap.table if mapped else None)
         if rmap.table == "profile" and self.awaiting_profile and cols.rows:
@@ -108,6 +125,23 @@ class _Run:
     def set_user_name(self, name: str | None) -> None:
         """The profile's name (None: no profile, or no name in it)."""
         self.user_name, self.user_name_known = name, True
+
+    def other(self, items: Records, section: str, ordinals: list[int] | None = None) -> Batches:
+        """Records no typed table holds, into ``other_records`` as JSON text, in list order."""
+        if not items:
+            return
+        yield from self.flush_conversations()
+        if ordinals is None:
+            first = self.positions.get(section, 0)
+            self.positions[section] = first + len(items)
+            ordinals = list(range(first, first + len(items)))
+        n = len(items)
+        arrays = {
+            "section": pa.repeat(pa.scalar(section, pa.string()), n),
+            "ordinal": pa.array(ordinals, pa.int64()),
+            "record": pa.array([_encode(r).decode() for r in items], pa.string()),
+        }
+        yield from self.emit(OTHER, SliceColumns(n, arrays, {}))
 
     def add_conversation(self, items: Records, partner: str, member: str, shown: str, node: str) -> Batches:
         """Queue one conversation's messages; they are built with the next ones of the same list.
@@ -143,8 +177,10 @@ class _Run:
             counts = [len(g.items) for g in groups]
         else:  # items that are not objects were reported and dropped: count the records kept
             counts = [sum(isinstance(r, dict) for r in g.items) for g in groups]
+        # A deleted partner's conversation has no name (`Chat History with ::`): null, not "".
         partners = [
-            pa.repeat(pa.scalar(g.partner, pa.string()), n) for g, n in zip(groups, counts, strict=True)
+            pa.repeat(pa.scalar(g.partner or None, pa.string()), n)
+            for g, n in zip(groups, counts, strict=True)
         ]
         cols.arrays["conversation"] = pa.concat_arrays(partners) if len(partners) > 1 else partners[0]
         cols.arrays["direction"] = pa.nulls(cols.rows, pa.string())  # set when emitted
@@ -153,7 +189,9 @@ class _Run:
     def direction(self, sender: pa.Array) -> pa.Array:
         """sent/received once the user's name is known; null until then (or without a name)."""
         if self.user_name:
-            return pc.if_else(pc.equal(sender, pa.scalar(self.user_name)), "sent", "received")
+            # No sender is a deleted account's line: never the user's own (those carry the name).
+            sent = pc.fill_null(pc.equal(sender, pa.scalar(self.user_name)), False)
+            return pc.if_else(sent, "sent", "received")
         return pa.nulls(len(sender), pa.string())
 
     def emit(self, table: str, cols: SliceColumns) -> Batches:
@@ -241,6 +279,7 @@ class _JsonReader:
         self.member = member
         self.run = run
         self.tops: set[str] = set()
+        self.subs: set[str] = set()  # second-level keys: they tell a partial export's generation
         self.video_link_key = False
         self.dms_before_profile = False
         self.shapes = RecordShapes()
@@ -259,6 +298,8 @@ class _JsonReader:
             for path, value, is_slice in stream.events():
                 if path:
                     self.tops.add(norm_key(path[0]))
+                    if len(path) > 1:
+                        self.subs.add(norm_key(path[1]))
                 if is_slice:
                     yield from self._list(path, value)
                 else:
@@ -272,7 +313,13 @@ class _JsonReader:
             return "G2"
         if "activity" in self.tops:
             return "G0" if self.video_link_key else "G1"
-        return None
+        # A partial export (one category) may lack every top-level key above: its other keys
+        # were renamed in the same steps (docs/archive-format.md, "JSON generations").
+        if self.tops & {"directmessages", "video"} or "profileinformation" in self.subs:
+            return "G1"
+        if self.tops & {"directmessage", "post"} or "profileinfo" in self.subs:
+            return "G2"
+        return "partial" if self.tops else None
 
     def _route(self, path: tuple[str, ...]) -> tuple[str, RecordMap | None]:
         found = self.routes.get(path)
@@ -299,6 +346,9 @@ class _JsonReader:
         if isinstance(value, list):
             yield from self._list(path, value)
             return
+        if is_empty_list(value) and route_list(path) is not None:
+            yield from self._list(path, [])  # present and empty, not absent
+            return
         self._ancestors(path)
         if not isinstance(value, dict):
             if path:
@@ -318,6 +368,8 @@ class _JsonReader:
             self.run.see(self.member, display_path(path), "object", False, None)
         if not path:
             self.tops.update(norm_key(k) for k in value)
+        elif len(path) == 1:
+            self.subs.update(norm_key(k) for k in value)
         for key, child in value.items():
             yield from self._value((*path, key), child)
 
@@ -325,10 +377,11 @@ class _JsonReader:
         self._ancestors(path)
         shown, rmap = self._route(path)
         if rmap is None:
-            self.run.see(self.member, shown, "list", False, None, len(items))
+            self.run.see(self.member, shown, "list", False, OTHER, len(items))
             dicts = [r for r in items if isinstance(r, dict)]
             for key in set().union(*dicts) if dicts else ():
                 self.run.see(self.member, f"{shown}[] / {key}", "field", False, None)
+            yield from self.run.other(items, shown)
             return
         if not rmap.extra:
             self.shapes.learn(shown, items)
@@ -370,25 +423,34 @@ class _TxtReader:
         for txt in files:
             rmap = TXT_FILES.get(norm_key(txt.stem))
             if rmap is None:
-                self.run.see(txt.member, txt.member, "file", False, None)
+                yield from self._other(txt)
                 continue
             with self.zf.open(txt.member) as fh:
                 if rmap is f.DM:
                     yield from self._dms(txt.member, fh)
                 else:
-                    for records in read_blocks(
-                        fh,
-                        self.zf.name,
-                        txt.member,
-                        max_value_bytes=self.zf.limits.max_value_bytes,
-                        on_nul=self._count_nul,
-                    ):
+                    for records in self._blocks(txt.member, fh):
                         if rmap is f.PROFILE:
                             records = records[:1]
                         yield from self.run.feed(records, rmap, txt.member, txt.member, node="file")
             self.run.see(txt.member, txt.member, "file", True, rmap.table)
         if any(norm_key(path).endswith("videolink") for _, path in self.run.seen):
             report.generation = "G0"
+
+    def _other(self, txt: TxtFile) -> Batches:
+        """A file no table reads: its blocks go to other_records under '<folder> / <file>'
+        (not the member path, whose root folder is named after the export's time)."""
+        section = f"{txt.folder} / {txt.stem}" if txt.folder else txt.stem
+        records = 0
+        with self.zf.open(txt.member) as fh:
+            for blocks in self._blocks(txt.member, fh):
+                records += len(blocks)
+                yield from self.run.other(blocks, section)
+        self.run.see(txt.member, txt.member, "file", False, OTHER, records)
+
+    def _blocks(self, member: str, fh: BinaryIO) -> Iterator[list[dict]]:
+        limit = self.zf.limits.max_value_bytes
+        return read_blocks(fh, self.zf.name, member, max_value_bytes=limit, on_nul=self._count_nul)
 
     def _count_nul(self, n: int) -> None:
         self.run.report.nul_chars_removed += n

@@ -20,7 +20,9 @@ def _alts(*names: str) -> frozenset[str]:
 
 _ACT = _alts("Your Activity", "Activity")
 _LF = _alts("Likes and Favorites", "Likes and Favourites", "Your Activity", "Activity")
-_PS_ACT = _alts("Profile And Settings", "Your Activity")
+# Follow lists sit under Profile And Settings (G3), Your Activity (G2), Activity (G1) and, in
+# partial exports (one category only), under Profile beside Profile Information.
+_SOCIAL = _alts("Profile And Settings", "Your Activity", "Activity", "Profile")
 
 # (path pattern, record map); a list at a matching path feeds the map's table.
 LIST_ROUTES: tuple[tuple[tuple[frozenset[str] | None, ...], RecordMap], ...] = (
@@ -36,10 +38,11 @@ LIST_ROUTES: tuple[tuple[tuple[frozenset[str] | None, ...], RecordMap], ...] = (
     ((_ACT, _alts("Share History"), _alts("ShareHistoryList")), f.SHARES),
     ((_ACT, _alts("Login History"), _alts("LoginHistoryList")), f.LOGINS),
     ((_alts("Comment"), _alts("Comments"), _alts("CommentsList")), f.COMMENTS),
-    ((_PS_ACT, _alts("Follower"), _alts("FansList")), f.FOLLOWERS),
-    ((_alts("Activity"), _alts("Follower List"), _alts("FansList")), f.FOLLOWERS),
-    ((_PS_ACT, _alts("Following"), _alts("Following")), f.FOLLOWING),
-    ((_alts("Activity"), _alts("Following List"), _alts("Following")), f.FOLLOWING),
+    # Partial exports: comments inside Activity, or directly under Comment.
+    ((_alts("Activity", "Your Activity"), _alts("Comments", "Comment"), _alts("CommentsList")), f.COMMENTS),
+    ((_alts("Comment", "Comments"), _alts("CommentsList")), f.COMMENTS),
+    ((_SOCIAL, _alts("Follower", "Follower List"), _alts("FansList")), f.FOLLOWERS),
+    ((_SOCIAL, _alts("Following", "Following List"), _alts("Following")), f.FOLLOWING),
     ((_alts("Post"), _alts("Posts"), _alts("VideoList")), f.POSTS),
     ((_alts("Video"), _alts("Videos"), _alts("VideoList")), f.POSTS),
     (

@@ -255,6 +255,27 @@ _DEFS: tuple[TableSpec, ...] = (
         ),
     ),
     _spec(
+        "other_records",
+        "event",
+        ("open_id", "section", "record", "occurrence"),
+        "Records of every list no typed table holds (off-TikTok activity, device status, live "
+        "comments, reposts, sections TikTok adds later), kept verbatim so nothing of an export is "
+        "lost and a later typed table can be backfilled from them. Loaded once, the night a "
+        "record first appears (matched by its key alone: these records have no common time).",
+        (
+            *LINEAGE,
+            (
+                "section",
+                pa.string(),
+                "where the list sits: the JSON key path joined by ' / ' (data-valued keys as '*'), "
+                "or '<folder> / <file>' of a TXT file",
+            ),
+            ("ordinal", pa.int64(), "0-based position of the record in its list (or file) in this export"),
+            ("record", pa.string(), "the record as JSON text, keys and values as the export wrote them"),
+            OCCURRENCE,
+        ),
+    ),
+    _spec(
         "sections_seen",
         "report",
         ("open_id", "request_id", "path"),

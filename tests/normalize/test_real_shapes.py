@@ -1,0 +1,96 @@
+"""Shapes seen in real published exports (docs/archive-format.md): each is read, none is lost.
+
+Every fixture is hand-written (tests/fixtures/archives/json/*.json and txt/deleted_partner).
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.normalize.test_json_generations import load
+from tests.normalize.zips import zip_json, zip_members, zip_txt
+
+
+def rows(tables, name):
+    return tables[name].to_pylist() if name in tables else []
+
+
+# -- 1. partial exports place sections differently ---------------------------------------------
+
+
+def test_comments_inside_activity_with_either_key_casing(tmp_path):
+    tables, report = load(zip_json(tmp_path, "partial_activity"))
+    comments = rows(tables, "comments")
+    assert [c["comment"] for c in comments] == ["ha, same here", "where is this?", "lower-case keys too"]
+    assert comments[0]["video_id"] == 7360000000000000011
+    assert comments[0]["photo"] is None
+    assert "Activity / Comments / CommentsList" not in report.unmapped_sections
+    assert report.generation == "G1"
+
+
+def test_comments_directly_under_comment(tmp_path):
+    tables, report = load(zip_json(tmp_path, "partial_comment_flat"))
+    assert [c["comment"] for c in rows(tables, "comments")] == ["first!", "saving this recipe"]
+    assert report.generation == "partial"  # nothing in it names a generation
+
+
+def test_follow_lists_under_the_profile(tmp_path):
+    tables, report = load(zip_json(tmp_path, "partial_profile"))
+    assert [r["user_name"] for r in rows(tables, "following")] == [
+        "bakes.example",
+        "kim_example",
+        "lou.example",
+    ]
+    assert [r["user_name"] for r in rows(tables, "followers")] == ["river.example", "kim_example"]
+    assert rows(tables, "profile")[0]["user_name"] == "partial_user_7"
+    assert report.generation == "G1"  # `Profile Information` is G1's name
+
+
+# -- 2. an empty list written as null / {} / "None" is present (test_accounting.py as well) ----
+
+
+def test_a_null_list_is_present_and_empty_not_unmapped(tmp_path):
+    doc = {"Your Activity": {"Follower": {"FansList": None}, "Following": {"Following": {}}}}
+    path = zip_members(tmp_path, {"user_data_tiktok.json": json.dumps(doc).encode()})
+    _, report = load(path)
+    mapped = {s.path: s.table_name for s in report.sections if s.mapped}
+    assert mapped["Your Activity / Follower / FansList"] == "followers"
+    assert mapped["Your Activity / Following / Following"] == "following"
+    assert report.unmapped_sections == [
+        "Your Activity",
+        "Your Activity / Follower",
+        "Your Activity / Following",
+    ]
+
+
+# -- 6 and 9. TXT messages of a deleted partner; exact text -------------------------------------
+
+
+def test_txt_messages_of_a_deleted_partner_are_all_kept(tmp_path):
+    tables, report = load(zip_txt(tmp_path, "deleted_partner"))
+    messages = rows(tables, "dm_messages")
+    assert [(m["conversation"], m["sender"], m["content"]) for m in messages] == [
+        (None, None, "are you still there?"),
+        (None, "gone_user_3", "yes  "),  # trailing spaces are part of the text
+        (None, None, "hello"),
+        ("lou.example", "lou.example", "see you "),
+        ("lou.example", "gone_user_3", "bye"),
+    ]
+    assert [m["direction"] for m in messages] == ["received", "sent", "received", "received", "sent"]
+    assert report.record_error_count == 0
+
+
+def test_json_messages_keep_their_spaces_and_a_nameless_conversation_is_null(tmp_path):
+    doc = {
+        "Direct Message": {
+            "Direct Messages": {
+                "ChatHistory": {
+                    "Chat History with :": [{"Date": "2025-01-01 10:00:00", "From": "", "Content": " hi  "}]
+                }
+            }
+        }
+    }
+    path = zip_members(tmp_path, {"user_data_tiktok.json": json.dumps(doc).encode()})
+    tables, _ = load(path)
+    (message,) = rows(tables, "dm_messages")
+    assert (message["conversation"], message["sender"], message["content"]) == (None, None, " hi  ")
