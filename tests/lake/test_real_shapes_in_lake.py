@@ -1,0 +1,69 @@
+"""Real export shapes through the real normalizer into the lake, night after night (issue 18)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from tests.lake.conftest import follower_changes
+from tiktok_portability.lake import Lake
+
+USER = "shape-user"
+
+
+def _night(lake: Lake, tmp_path: Path, day: str, request_id: int, doc: dict) -> None:
+    path = tmp_path / f"{day}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("user_data_tiktok.json", json.dumps(doc))
+    result = lake.normalize_batch([lake.raw.put_archive(USER, day, request_id, path)], day)
+    assert result.errors == []
+
+
+def _profile(followers: list | None) -> dict:
+    return {
+        "Profile": {"Profile Info": {"ProfileMap": {"userName": "shape_user"}}},
+        "Your Activity": {"Follower": {"App": 0, "FansList": followers}},
+    }
+
+
+def test_a_follower_list_that_becomes_null_is_everyone_unfollowing(tmp_path: Path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    fans = [{"Date": f"2025-0{i}-01 10:00:00", "UserName": f"fan_{i}"} for i in (1, 2, 3)]
+    _night(lake, tmp_path, "2026-03-01", 1, _profile(fans))
+    _night(lake, tmp_path, "2026-03-02", 2, _profile(None))
+    changes = follower_changes(lake)
+    assert [c for c in changes if c[2] == "unfollow"] == [
+        ("2026-03-02", "fan_1", "unfollow"),
+        ("2026-03-02", "fan_2", "unfollow"),
+        ("2026-03-02", "fan_3", "unfollow"),
+    ]
+
+
+def _off_tiktok(events: list[dict]) -> dict:
+    return {"Ads and data": {"Off TikTok Activity": {"OffTikTokActivityDataList": events}}}
+
+
+def test_other_records_are_stored_once_the_night_they_first_appear(tmp_path: Path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    old = [
+        {"TimeStamp": "2025-01-02 10:00:00", "Source": "Example Bakery", "Event": "Purchase"},
+        {"TimeStamp": "2025-01-01 10:00:00", "Source": "Example Bakery", "Event": "Purchase"},
+    ]
+    new = {"TimeStamp": "2025-01-03 09:00:00", "Source": "Example Gym", "Event": "Visit"}
+    # An older record that appears only on the third night is still loaded (no watermark).
+    late = {"TimeStamp": "2024-12-31 23:00:00", "Source": "Example Shop", "Event": "Visit"}
+    _night(lake, tmp_path, "2026-03-01", 1, _off_tiktok(old))
+    _night(lake, tmp_path, "2026-03-02", 2, _off_tiktok([new, *old]))
+    _night(lake, tmp_path, "2026-03-03", 3, _off_tiktok([new, *old, late]))
+    table = lake.read_table("other_records")
+    got = sorted((str(r["snapshot_date"]), json.loads(r["record"])["TimeStamp"]) for r in table.to_pylist())
+    assert got == [
+        ("2026-03-01", "2025-01-01 10:00:00"),
+        ("2026-03-01", "2025-01-02 10:00:00"),
+        ("2026-03-02", "2025-01-03 09:00:00"),
+        ("2026-03-03", "2024-12-31 23:00:00"),
+    ]
+    assert set(table.column("section").to_pylist()) == {
+        "Ads and data / Off TikTok Activity / OffTikTokActivityDataList"
+    }
