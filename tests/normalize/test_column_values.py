@@ -7,7 +7,8 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from tiktok_portability.normalize.columns import parse_timestamps, string_array, video_ids
+from tiktok_portability.normalize.columns import parse_timestamps, string_array
+from tiktok_portability.normalize.video_ids import video_ids
 
 PREFIX = "https://www.tiktokv.com/share/video/"
 LINKS = {
