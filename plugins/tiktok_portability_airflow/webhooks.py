@@ -163,7 +163,9 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     counted while it streams in, so no more than ``limit`` plus one chunk is ever held.
     """
     declared = (request.headers.get("content-length") or "").strip()
-    if declared and (not declared.isdigit() or len(declared) > 12 or int(declared) > limit):
+    if declared and not (declared.isascii() and declared.isdigit() and len(declared) <= 12):
+        return None  # servers refuse such a header first; never int() it here
+    if declared and int(declared) > limit:
         return None
     body = bytearray()
     async for chunk in request.stream():
