@@ -12,6 +12,11 @@ rebuilds the lake for ``snapshot_date`` (default: the run's date) from the raw z
 TikTok; ``dry_run`` plans and reports only. Backfill runs always reprocess from the raw zone. See
 docs/sync.md for the Ops runbook.
 
+After a summary that passed, ``raw_retention`` deletes raw archives older than
+``TIKTOK_RAW_RETENTION_DAYS`` (default 30, 0 keeps everything), keeping each user's latest, with an
+audit record under ``_audit/retention/`` (docs/lake.md, "Raw retention"); dry runs and rebuilds
+skip it.
+
 Schedule: ``TIKTOK_SYNC_CRON`` (default ``0 2 * * *``) in ``TIKTOK_SYNC_TIMEZONE`` (default UTC).
 """
 
@@ -219,7 +224,17 @@ def tiktok_ongoing_sync():
             )
         return summary
 
-    summarize(sync_batch.expand(batch=plan()))
+    # After a summary that passed: as the run's last task its state is the run's, so a night that
+    # failed its summary must fail here too (upstream_failed) rather than end green. A skipped
+    # night's expired archives go the next night (retention catches up).
+    @task
+    def raw_retention(**context) -> dict:
+        from tiktok_portability.sync.retention import raw_retention
+
+        run = _sync(context)
+        return raw_retention(run.runtime, run.snapshot_date, run.options)
+
+    summarize(sync_batch.expand(batch=plan())) >> raw_retention()
 
 
 tiktok_ongoing_sync()

@@ -13,6 +13,7 @@ from datetime import date
 
 from tiktok_portability.erasure import erase_again_if_erased
 from tiktok_portability.lake.raw import RawArchiveRef
+from tiktok_portability.lake.retention import check_rebuildable
 from tiktok_portability.runtime import SyncRuntime
 from tiktok_portability.sync import outcomes as oc
 from tiktok_portability.sync.options import SyncOptions
@@ -37,6 +38,7 @@ def normalize_batch(
     store = runtime.store
     members = store.batch_members(run_id, batch)
     if options.reprocess_from_raw:
+        check_rebuildable(runtime.lake.storage, [snapshot_date.isoformat()])
         refs = _latest_refs(runtime.lake.raw.list(snapshot_date, members))
         by_request = {}
     else:
@@ -63,6 +65,9 @@ def normalize_batch(
         return report
     # Shared: batches commit in parallel; an erasure (exclusive) waits for them and they for it.
     with store.lake_lock(exclusive=False):
+        if options.reprocess_from_raw:
+            # Raw retention (exclusive lock) may have pruned the date since the plan listed it.
+            check_rebuildable(runtime.lake.storage, [snapshot_date.isoformat()])
         result = runtime.lake.normalize_batch(refs, snapshot_date, batch_id=lake_batch_id(run_id, batch))
     loaded = set(result.loaded)
     erased = erase_again_if_erased(runtime, sorted({r.open_id for r in refs if r.request_id in loaded}))

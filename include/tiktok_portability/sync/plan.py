@@ -126,7 +126,14 @@ def plan_run(runtime: SyncRuntime, run_id: str, snapshot_date: date, options: Sy
         return existing
     mode = "reprocess" if options.reprocess_from_raw else "sync"
     requested = _requested(store, snapshot_date, options)
-    if options.reprocess_from_raw:
+    if options.reprocess_from_raw and runtime.lake.pruned_dates([snapshot_date]):
+        # Raw retention deleted archives of the date: rebuilt from what is left, its batches would
+        # lose those users' rows. Nobody is planned; the summary fails saying why.
+        users = []
+        left_out = left_out_entries(
+            requested or (), users, lambda _: f"raw_pruned: raw retention pruned {snapshot_date}", options
+        )
+    elif options.reprocess_from_raw:
         wanted = list(requested) if requested is not None else None
         refs = runtime.lake.raw.list(snapshot_date, wanted) if wanted != [] else []
         users = sorted({ref.open_id for ref in refs})

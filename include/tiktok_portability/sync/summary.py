@@ -56,6 +56,20 @@ def step_reports_of(value: StepReports) -> list[Mapping[str, Any]]:
     return reports
 
 
+def _pruned(runtime: SyncRuntime, day: str | None) -> str | None:
+    """Why ``day`` cannot be rebuilt when raw retention pruned it, else None."""
+    from tiktok_portability.lake.errors import RawDatePruned
+    from tiktok_portability.lake.retention import check_rebuildable
+
+    if runtime.lake is None or not day:
+        return None
+    try:
+        check_rebuildable(runtime.lake.storage, [str(day)])
+    except RawDatePruned as exc:
+        return str(exc)
+    return None
+
+
 def summarize_run(
     runtime: SyncRuntime,
     run_id: str,
@@ -138,6 +152,9 @@ def summarize_run(
     log.info("%s", render_summary(summary))
     day = summary["snapshot_date"]
     if summary["mode"] == "reprocess" and not planned:
+        pruned = _pruned(runtime, day)
+        if pruned:
+            raise NothingRebuilt(f"nothing was rebuilt: {pruned}", summary)
         raise NothingRebuilt(
             f"nothing could be rebuilt for snapshot_date {day}: the raw zone holds no archive of "
             f"{'the requested users on ' if options.open_ids else ''}that date, so the lake is "
