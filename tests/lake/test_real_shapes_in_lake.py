@@ -67,3 +67,36 @@ def test_other_records_are_stored_once_the_night_they_first_appear(tmp_path: Pat
     assert set(table.column("section").to_pylist()) == {
         "Ads and data / Off TikTok Activity / OffTikTokActivityDataList"
     }
+
+
+def _shares(dates: list[str]) -> dict:
+    # Each share's link is named after its day, so the same share has the same key every night.
+    items = [
+        {
+            "Date": d,
+            "SharedContent": "video",
+            "Link": f"https://www.tiktokv.com/share/video/74700{d[:10].replace('-', '')}/",
+        }
+        for d in dates
+    ]
+    return {"Your Activity": {"Share History": {"ShareHistoryList": items}}}
+
+
+def test_a_share_without_a_date_is_loaded_the_night_it_first_appears_and_only_then(tmp_path: Path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    _night(lake, tmp_path, "2026-03-01", 1, _shares(["2025-03-02 10:00:00", "2025-03-01 10:00:00"]))
+    # Night 2 lists an undated share (TikTok's 1969 placeholder): older than any watermark.
+    night2 = ["2025-03-03 10:00:00", "2025-03-02 10:00:00", "2025-03-01 10:00:00", "1969-12-31 23:59:59"]
+    _night(lake, tmp_path, "2026-03-02", 2, _shares(night2))
+    _night(lake, tmp_path, "2026-03-03", 3, _shares(night2))
+    got = sorted(
+        (str(r["snapshot_date"]), r["shared_at_raw"], r["shared_at"])
+        for r in lake.read_table("shares").to_pylist()
+    )
+    assert [(d, raw) for d, raw, _ in got] == [
+        ("2026-03-01", "2025-03-01 10:00:00"),
+        ("2026-03-01", "2025-03-02 10:00:00"),
+        ("2026-03-02", "1969-12-31 23:59:59"),
+        ("2026-03-02", "2025-03-03 10:00:00"),
+    ]
+    assert [t for _, raw, t in got if raw.startswith("1969")] == [None]

@@ -17,13 +17,15 @@ from tiktok_portability.normalize.tables import TS
 
 
 def expected_ordinals(rows: list[tuple]) -> list[int]:
-    """The definition: count repeats of a key within the current run of equal timestamps."""
-    out, counts, run = [], Counter(), object()
+    """The definition: count repeats of a key within the current run of equal timestamps, from
+    the number of rows that timestamp had in earlier runs (0 in an ordered list)."""
+    out, counts, run, totals, offset = [], Counter(), object(), Counter(), 0
     for ts, link in rows:
         if ts != run:
-            run, counts = ts, Counter()
-        out.append(counts[(ts, link)])
+            run, counts, offset = ts, Counter(), totals[ts]
+        out.append(offset + counts[(ts, link)])
         counts[(ts, link)] += 1
+        totals[ts] += 1
     return out
 
 
@@ -46,6 +48,21 @@ def test_occurrence_ordinals_match_the_definition_across_slices():
         for start in range(0, len(rows), size):
             got += counter.ordinals(watch_slice(rows[start : start + size])).to_pylist()
         assert got == expected_ordinals(rows), size
+        # Unique per key, although the None and 70 runs come back (out of order, as real
+        # transcripts and placeholder dates do).
+        assert len(set(zip(rows, got, strict=True))) == len(rows), size
+
+
+def test_an_ordered_list_counts_every_run_from_zero():
+    rows = [(100 - t // 3, "same" if t % 2 else f"l{t}") for t in range(90)]
+    counter = OccurrenceCounter(TABLES["watch_history"])
+    got = [o for i in range(0, 90, 7) for o in counter.ordinals(watch_slice(rows[i : i + 7])).to_pylist()]
+    runs: dict = {}
+    for ts, link in rows:
+        runs.setdefault(ts, []).append(link)
+    assert got == [
+        o for links in runs.values() for o in (links[: i + 1].count(x) - 1 for i, x in enumerate(links))
+    ]
 
 
 def test_learned_structs_decode_the_same_values_and_fall_back_to_dicts():

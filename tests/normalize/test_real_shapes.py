@@ -94,3 +94,51 @@ def test_json_messages_keep_their_spaces_and_a_nameless_conversation_is_null(tmp
     tables, _ = load(path)
     (message,) = rows(tables, "dm_messages")
     assert (message["conversation"], message["sender"], message["content"]) == (None, None, " hi  ")
+
+
+# -- 3. placeholder dates ------------------------------------------------------------------------
+
+
+def _shares(dates: list[str]) -> bytes:
+    items = [
+        {
+            "Date": d,
+            "SharedContent": "video",
+            "Link": "https://www.tiktokv.com/share/video/7470000000000000009/",
+        }
+        for d in dates
+    ]
+    return json.dumps({"Your Activity": {"Share History": {"ShareHistoryList": items}}}).encode()
+
+
+def test_placeholder_dates_are_null_times_with_their_raw_text(tmp_path):
+    dates = ["2025-03-02 10:00:40", "1969-12-31 23:59:59", "2025-03-01 09:00:00", "1969-12-31T23:59:59Z"]
+    tables, report = load(zip_members(tmp_path, {"user_data_tiktok.json": _shares(dates)}))
+    shares = rows(tables, "shares")
+    assert [s["shared_at"] is None for s in shares] == [False, True, False, True]
+    assert [s["shared_at_raw"] for s in shares] == dates
+    assert report.record_error_count == 0  # a placeholder is not a parse failure
+    # The two undated shares of the same link are told apart although they are not adjacent.
+    assert [s["occurrence"] for s in shares] == [0, 0, 0, 1]
+
+
+# -- 5. out of time order ------------------------------------------------------------------------
+
+
+def test_occurrence_stays_unique_in_a_transcript_that_goes_back_in_time(tmp_path):
+    said = [("2025-01-01 10:00:05", "ok"), ("2025-01-01 10:00:01", "hm"), ("2025-01-01 10:00:05", "ok")]
+    messages = [{"Date": d, "From": "pat.example", "Content": c} for d, c in said]
+    doc = {
+        "Direct Message": {"Direct Messages": {"ChatHistory": {"Chat History with pat.example:": messages}}}
+    }
+    for batch_rows in (1, 2, 100):
+        path = zip_members(
+            tmp_path, {"user_data_tiktok.json": json.dumps(doc).encode()}, f"dm{batch_rows}.zip"
+        )
+        tables, _ = load(path, batch_rows=batch_rows)
+        got = [(m["sent_at_raw"], m["content"], m["occurrence"]) for m in rows(tables, "dm_messages")]
+        assert got == [
+            ("2025-01-01 10:00:05", "ok", 0),
+            ("2025-01-01 10:00:01", "hm", 0),
+            ("2025-01-01 10:00:05", "ok", 1),
+        ]

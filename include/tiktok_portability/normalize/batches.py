@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from functools import cache
 
@@ -24,6 +25,13 @@ class OccurrenceCounter:
     same-second burst instead of by the archive, and gives the same ordinals every night because
     each export is complete.
 
+    Not every list is in order, though (a DM transcript can go back in time, and placeholder
+    dates, stored as null, are scattered): a run whose prefix (the key up to its timestamp) was
+    seen in an earlier run starts numbering after every row that prefix has had, so ``occurrence``
+    stays unique per key whatever the order. That needs the row count per prefix seen so far
+    (:class:`_PrefixTotals`, 16 bytes a prefix); in an ordered list every run is new and counts
+    from 0 as before.
+
     Each slice is numbered with array operations (a stable sort by run and key); only the rows of
     the run that continues from one slice into the next are looked at in Python.
     """
@@ -34,6 +42,8 @@ class OccurrenceCounter:
         self._run_len = layout.run_len
         self._run: tuple | None = None
         self._counts: dict[tuple, int] = {}
+        self._totals = _PrefixTotals()
+        self._open_offset = 0  # where the run still open at the end of the last slice starts
 
     def ordinals(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Array:
         n = len(arrays[self.columns[0]])
@@ -75,7 +85,43 @@ class OccurrenceCounter:
         for i, row in enumerate(self._rows(arrays, tail_start, n), start=tail_start):
             self._counts[row] = int(out[i]) + 1
         self._run = self._rows(arrays, n - 1, n)[0][: self._run_len]
+        offsets = self._offsets(arrays, starts, lengths, continues)
+        if offsets is not None:
+            out += np.repeat(offsets, lengths)
         return pa.array(out, pa.int32())
+
+    def _offsets(
+        self,
+        arrays: dict[str, pa.Array | pa.ChunkedArray],
+        starts: np.ndarray,
+        lengths: np.ndarray,
+        continues: bool,
+    ) -> np.ndarray | None:
+        """Per run, the rows its prefix had before it (None when every run is new: all zero).
+
+        A run that continues the last slice's open run keeps that run's offset.
+        """
+        prefixes = np.zeros(len(starts), dtype=np.uint64)
+        take = pa.array(starts)
+        for name in self.columns[: self._run_len]:
+            prefixes = _mix(prefixes, _hashes(_contiguous(arrays[name]).take(take)))
+        before = self._totals.lookup(prefixes)
+        # Earlier runs of the same prefix in this slice come before a run too.
+        order = np.argsort(prefixes, kind="stable")
+        ranked, ranked_len = prefixes[order], lengths[order]
+        first = np.concatenate(([True], ranked[1:] != ranked[:-1]))
+        done = np.cumsum(ranked_len) - ranked_len
+        group_start = np.maximum.accumulate(np.where(first, done, 0))
+        earlier = np.empty(len(starts), dtype=np.int64)
+        earlier[order] = done - group_start
+        offsets = before + earlier
+        if continues:
+            offsets[0] = self._open_offset
+        group_total = np.add.reduceat(ranked_len, np.flatnonzero(first))
+        unique = ranked[first]
+        self._totals.record(unique, before[order][first] + group_total)
+        self._open_offset = int(offsets[-1])
+        return offsets if offsets.any() else None
 
     def _rows(self, arrays: dict[str, pa.Array | pa.ChunkedArray], start: int, stop: int) -> list[tuple]:
         cols = []
@@ -86,6 +132,77 @@ class OccurrenceCounter:
             # A view, not a cast: the same integers without a kernel call.
             cols.append(_contiguous(arr).view(pa.int64()).to_pylist() if arr.type == TS else arr.to_pylist())
         return list(zip(*cols, strict=True))
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_NULL_HASH = np.uint64(0x5BD1E9955BD1E995)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (splitmix64): equal inputs, equal outputs, on every run and machine."""
+    x = x + _MIX
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _mix(acc: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return _splitmix(acc * np.uint64(31) ^ values)
+
+
+def _hashes(arr: pa.Array) -> np.ndarray:
+    """A stable 64-bit hash per value (nulls alike), for the prefixes of runs."""
+    if arr.type == TS or pa.types.is_integer(arr.type):
+        values = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy().view(np.uint64)
+        out = _splitmix(values)
+    else:
+        encoded = pc.dictionary_encode(arr)
+        words = [
+            int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+            for v in encoded.dictionary.to_pylist()
+        ]
+        table = np.array(words, dtype=np.uint64)
+        out = (
+            table[encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+            if len(table)
+            else np.zeros(len(arr), np.uint64)
+        )
+    if arr.null_count:
+        out = np.where(arr.is_valid().to_numpy(zero_copy_only=False), out, _NULL_HASH)
+    return out
+
+
+class _PrefixTotals:
+    """Rows seen so far per run prefix (by hash): sorted arrays, merged as they pile up.
+
+    A lookup is a binary search in each array (at most ``MAX_PARTS``), so a slice costs
+    O(runs x log) whatever the archive holds, and memory is two integers a prefix.
+    """
+
+    MAX_PARTS = 8
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(keys), dtype=np.int64)
+        for known, totals in self._parts:
+            at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+            hit = known[at] == keys
+            # Totals only grow, so the largest is the newest.
+            found = np.where(hit, np.maximum(found, totals[at]), found)
+        return found
+
+    def record(self, keys: np.ndarray, totals: np.ndarray) -> None:
+        """``keys`` sorted and unique, with their totals after this slice."""
+        self._parts.append((keys, totals.astype(np.int64)))
+        if len(self._parts) > self.MAX_PARTS:
+            keys = np.concatenate([k for k, _ in self._parts])
+            totals = np.concatenate([t for _, t in self._parts])
+            order = np.lexsort((totals, keys))
+            keys, totals = keys[order], totals[order]
+            last = np.concatenate((keys[1:] != keys[:-1], [True]))
+            self._parts = [(keys[last], totals[last])]
 
 
 def _contiguous(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

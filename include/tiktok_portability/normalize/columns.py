@@ -21,6 +21,7 @@ from tiktok_portability.normalize.video_ids import video_ids
 
 PLACEHOLDERS = pa.array(["", "None", "N/A", "null", "NULL"])
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+PLACEHOLDER_EPOCH_S = -1
 _encode = msgspec.json.Encoder().encode
 
 
@@ -88,6 +89,15 @@ def parse_timestamps(raw: pa.Array) -> pa.Array:
     return parsed.cast(TS)
 
 
+def without_placeholder(ts: pa.Array) -> pa.Array:
+    """Null where TikTok wrote its "no date" placeholder, 1969-12-31 23:59:59 UTC (epoch - 1 s),
+    in any spelling: not an event time (a sixth of one export's shares; the raw text stays)."""
+    placeholder = pc.equal(ts.cast(pa.int64()), PLACEHOLDER_EPOCH_S)
+    if not pc.any(placeholder).as_py():
+        return ts
+    return pc.if_else(placeholder, pa.scalar(None, ts.type), ts)
+
+
 def build_columns(
     items: Records, rmap: RecordMap, path: str, report: NormalizeReport, first_index: int = 0
 ) -> SliceColumns:
@@ -133,6 +143,7 @@ def build_columns(
             for i in pc.indices_nonzero(bad).to_pylist():
                 at = first_index + (positions[i] if positions is not None else i)
                 report.add_error(path, at, f"unparseable timestamp {raw[i].as_py()!r}")
+        arrays[name] = without_placeholder(ts)
     for name, aliases in rmap.strings.items():
         got = values(aliases)
         if got is None:
