@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.normalize.test_json_generations import load
-from tests.normalize.zips import zip_json, zip_members, zip_txt
+from tests.normalize.zips import ARCHIVES, zip_json, zip_members, zip_txt
+from tiktok_portability.archive import MalformedJSONError
+from tiktok_portability.lake.normalizer import compact_report
 
 
 def rows(tables, name):
@@ -142,3 +146,21 @@ def test_occurrence_stays_unique_in_a_transcript_that_goes_back_in_time(tmp_path
             ("2025-01-01 10:00:01", "hm", 0),
             ("2025-01-01 10:00:05", "ok", 1),
         ]
+
+
+# -- 4. a JSON document written twice ------------------------------------------------------------
+
+
+def test_a_document_written_twice_loads_once_and_says_so(tmp_path):
+    tables, report = load(zip_json(tmp_path, "written_twice"))
+    assert len(rows(tables, "watch_history")) == 2
+    assert [s["search_term"] for s in rows(tables, "searches")] == ["bread oven"]
+    one_copy = len((ARCHIVES / "json" / "written_twice.json").read_bytes().split(b"}{")[0]) + 1
+    assert report.repeated_document_at == one_copy
+    assert compact_report(report)["repeated_document_at"] == one_copy
+
+
+def test_trailing_data_that_is_not_a_document_still_fails(tmp_path):
+    path = zip_members(tmp_path, {"user_data_tiktok.json": b'{"Your Activity": {}} ]'})
+    with pytest.raises(MalformedJSONError, match="trailing data"):
+        load(path)

@@ -110,6 +110,8 @@ class JsonStream:
         self._consumed = -1  # document offset of _buf[0]
         self._started = False
         self._eof = False
+        # Byte offset of a second top-level object after the first (not read), else None.
+        self.repeated_at: int | None = None
         self._decode = msgspec.json.Decoder().decode
         self._decode_raw = msgspec.json.Decoder(type=msgspec.Raw).decode
 
@@ -236,7 +238,11 @@ class JsonStream:
         while self._pos >= len(self._buf) and self._fill():
             self._pos = _WS.match(self._buf, self._pos).end()
         if self._pos < len(self._buf):
-            self._fail("trailing data after the top-level value")
+            if self._buf[self._pos] != _LBRACE:
+                self._fail("trailing data after the top-level value")
+            # A second document: a known export bug writes the whole object twice. The first is
+            # the export; the copy is not read (callers report ``repeated_at``).
+            self.repeated_at = self._offset()
 
     def _value(self, path: Path) -> Iterator[JsonEvent]:
         if len(path) > MAX_DEPTH:

@@ -94,5 +94,6 @@ def compact_report(report: Any) -> dict[str, Any]:
         "tables_present": sorted({s.table_name for s in sections if s.mapped and s.table_name}),
         "unmapped_sections": sorted({s.path for s in sections if not s.mapped}),
         "record_error_count": getattr(report, "record_error_count", len(errors)),
+        "repeated_document_at": getattr(report, "repeated_document_at", None),
         "record_errors": [_plain(e) for e in errors[:MAX_REPORTED_ERRORS]],
     }

@@ -305,6 +305,14 @@ class _JsonReader:
                 else:
                     yield from self._value(path, value)
         self.run.report.generation = self._generation()
+        if stream.repeated_at is not None:
+            self.run.report.repeated_document_at = stream.repeated_at
+            log.warning(
+                "archive=%s member=%s holds its JSON document twice: the copy at byte %d is ignored",
+                self.zf.name,
+                self.member,
+                stream.repeated_at,
+            )
 
     def _generation(self) -> str | None:
         if self.tops & {"likesandfavorites", "profileandsettings"}:

@@ -59,6 +59,9 @@ class NormalizeReport:
     max_errors_kept: int = 1000
     # NUL characters removed from TXT files (damaged exports); no value holds one.
     nul_chars_removed: int = 0
+    # Byte offset of a second copy of the JSON document in its member (an export bug writes the
+    # export twice): the first copy is loaded, the second ignored. None when there is none.
+    repeated_document_at: int | None = None
 
     def add_rows(self, table: str, n: int) -> None:
         self.rows[table] = self.rows.get(table, 0) + n
