@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from tests.normalize.test_json_generations import load
 from tests.normalize.zips import zip_txt
@@ -80,3 +81,30 @@ def test_dutch_txt(tmp_path):
     assert tables["profile"].to_pylist()[0]["user_name"] == "nl_gebruiker"
     directions = [r["direction"] for r in tables["dm_messages"].to_pylist()]
     assert directions == ["received", "sent"]
+
+
+def test_more_dutch_file_names(tmp_path):
+    tables, report = load(zip_txt(tmp_path, "nl_more"))
+    assert report.txt_variant == "nl"
+    assert [r["video_id"] for r in tables["likes"].to_pylist()] == [7540000000000000001, 7540000000000000002]
+    assert [r["user_name"] for r in tables["followers"].to_pylist()] == ["fiets.example"]
+    assert [r["user_name"] for r in tables["blocked_users"].to_pylist()] == ["spam.example"]
+    (share,) = tables["shares"].to_pylist()
+    assert (share["shared_content"], share["method"]) == ("video", "chat_merge")
+    assert report.unmapped_sections == []
+
+
+def test_favorite_collections_and_reposts(tmp_path):
+    tables, _ = load(zip_txt(tmp_path, "en_more"))
+    favorites = tables["favorites"].to_pylist()
+    assert [(r["kind"], r["name"]) for r in favorites] == [("collection", "Bread"), ("collection", "Bikes")]
+    # Reposts have no typed table yet: every one is in other_records, as written.
+    reposts = tables["other_records"].to_pylist()
+    assert [(r["section"], r["ordinal"]) for r in reposts] == [
+        ("Your Activity / Reposts", 0),
+        ("Your Activity / Reposts", 1),
+    ]
+    assert json.loads(reposts[0]["record"]) == {
+        "Creation Time": "2026-02-03 18:00:00 UTC",
+        "Link": "https://www.tiktok.com/@someone/video/7600000000000000001",
+    }

@@ -109,21 +109,31 @@ TXT_FILES: dict[str, RecordMap] = {}
 for _names, _rmap in (
     (("Watch History", "Browsing History", "Video Browsing History", "Kijkgeschiedenis"), f.WATCH),
     (
-        ("Like List", "Liked Videos", "Vind-ik-leuks", "Vind ik leuks lijst", "Lijst met vind-ik-leuks"),
+        (
+            "Like List",
+            "Liked Videos",
+            "Vind-ik-leuks",
+            "Vind ik leuks lijst",
+            "Lijst met vind-ik-leuks",
+            "Likelijst",
+        ),
         f.LIKES,
     ),
     (("Favorite Videos", "Favourite Videos", "Favoriete video's", "Favoriete videos"), f.FAVORITES["video"]),
     (("Favorite Sounds", "Favourite Sounds", "Favoriete geluiden"), f.FAVORITES["sound"]),
     (("Favorite Effects", "Favourite Effects", "Favoriete effecten"), f.FAVORITES["effect"]),
     (("Favorite HashTags", "Favourite Hashtags", "Favoriete hashtags"), f.FAVORITES["hashtag"]),
-    (("Favorite Collection", "Favourite Collections", "Favoriete collecties"), f.FAVORITES["collection"]),
+    (
+        ("Favorite Collection", "Favorite Collections", "Favourite Collections", "Favoriete collecties"),
+        f.FAVORITES["collection"],
+    ),
     (("Searches", "Search History", "Zoekopdrachten", "Zoekgeschiedenis"), f.SEARCHES),
-    (("Share History", "Deelgeschiedenis"), f.SHARES),
+    (("Share History", "Deelgeschiedenis", "Geschiedenis delen"), f.SHARES),
     (("Login History", "Inloggeschiedenis"), f.LOGINS),
     (("Comments", "Reacties", "Opmerkingen"), f.COMMENTS),
-    (("Follower", "Followers", "Volgers"), f.FOLLOWERS),
+    (("Follower", "Followers", "Volgers", "Volger"), f.FOLLOWERS),
     (("Following", "Volgend"), f.FOLLOWING),
-    (("Block List", "Blocked", "Blokkeerlijst", "Geblokkeerde accounts"), f.BLOCKED),
+    (("Block List", "Blocked", "Blokkeerlijst", "Blokkeringslijst", "Geblokkeerde accounts"), f.BLOCKED),
     (("Post", "Posts", "Video's"), f.POSTS),
     (("Profile Info", "Profile Information", "Profielinformatie", "Profielgegevens"), f.PROFILE),
     (("Direct Messages", "Directe berichten", "Messages"), f.DM),
@@ -132,6 +142,17 @@ for _names, _rmap in (
         TXT_FILES[norm_key(_name)] = _rmap
 
 DUTCH_FILES = frozenset(
-    norm_key(n) for n in ("Kijkgeschiedenis", "Directe berichten", "Profielinformatie", "Volgers", "Volgend")
+    norm_key(n)
+    for n in (
+        "Kijkgeschiedenis",
+        "Directe berichten",
+        "Profielinformatie",
+        "Volgers",
+        "Volger",
+        "Volgend",
+        "Likelijst",
+        "Blokkeringslijst",
+        "Geschiedenis delen",
+    )
 )
 NEW_ENGLISH_FILES = frozenset(norm_key(n) for n in ("Watch History", "Profile Information", "Reposts"))
