@@ -100,3 +100,35 @@ def test_a_share_without_a_date_is_loaded_the_night_it_first_appears_and_only_th
         ("2026-03-02", "2025-03-03 10:00:00"),
     ]
     assert [t for _, raw, t in got if raw.startswith("1969")] == [None]
+
+
+def _messages(profile: bool) -> dict:
+    said = [("2025-05-01 10:00:01", "pat.example"), ("2025-05-01 10:00:00", "shape_user")]
+    messages = [{"Date": d, "From": who, "Content": f"{who} at {d}"} for d, who in said]
+    doc: dict = {
+        "Direct Message": {"Direct Messages": {"ChatHistory": {"Chat History with pat.example:": messages}}}
+    }
+    if profile:
+        doc["Profile"] = {"Profile Info": {"ProfileMap": {"userName": "shape_user"}}}
+    return doc
+
+
+def test_messages_of_an_export_without_a_profile_take_direction_from_the_lake(tmp_path: Path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    # Night 1: a messages-only export and no profile ever seen: direction unknown, and said.
+    _night(lake, tmp_path, "2026-03-01", 1, {"Direct Message": {}})
+    assert lake.read_table("dm_messages") is None
+    _night(lake, tmp_path, "2026-03-02", 2, _profile([]))  # a profile arrives
+    _night(lake, tmp_path, "2026-03-03", 3, _messages(profile=False))
+    got = sorted((r["sender"], r["direction"]) for r in lake.read_table("dm_messages").to_pylist())
+    assert got == [("pat.example", "received"), ("shape_user", "sent")]
+
+
+def test_without_any_profile_direction_is_null_and_the_report_says_so(tmp_path: Path):
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    path = tmp_path / "dm.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("user_data_tiktok.json", json.dumps(_messages(profile=False)))
+    result = lake.normalize_batch([lake.raw.put_archive(USER, "2026-03-01", 1, path)], "2026-03-01")
+    assert result.reports["1"]["user_name_source"] is None
+    assert {r["direction"] for r in lake.read_table("dm_messages").to_pylist()} == {None}

@@ -5,14 +5,16 @@ Every fixture is hand-written (tests/fixtures/archives/json/*.json and txt/delet
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
-from tests.normalize.test_json_generations import load
+from tests.normalize.test_json_generations import CTX, load
 from tests.normalize.zips import ARCHIVES, zip_json, zip_members, zip_txt
 from tiktok_portability.archive import MalformedJSONError
 from tiktok_portability.lake.normalizer import compact_report
+from tiktok_portability.normalize import NormalizeContext, NormalizeReport, normalize_archive
 
 
 def rows(tables, name):
@@ -164,3 +166,30 @@ def test_trailing_data_that_is_not_a_document_still_fails(tmp_path):
     path = zip_members(tmp_path, {"user_data_tiktok.json": b'{"Your Activity": {}} ]'})
     with pytest.raises(MalformedJSONError, match="trailing data"):
         load(path)
+
+
+# -- 8. messages without a profile in the archive ------------------------------------------------
+
+
+def test_messages_without_a_profile_take_the_name_the_lake_knows(tmp_path):
+    messages = [
+        {"Date": "2025-05-01 10:00:01", "From": "pat.example", "Content": "hi"},
+        {"Date": "2025-05-01 10:00:00", "From": "dm_only_user", "Content": "hello"},
+    ]
+    doc = {
+        "Direct Message": {"Direct Messages": {"ChatHistory": {"Chat History with pat.example:": messages}}}
+    }
+    path = zip_members(tmp_path, {"user_data_tiktok.json": json.dumps(doc).encode()})
+    known = NormalizeContext(
+        open_id="u-1", request_id=1, snapshot_date=dt.date(2026, 1, 1), known_user_name="dm_only_user"
+    )
+    for ctx, directions, source in ((known, ["received", "sent"], "lake"), (CTX, [None, None], None)):
+        report = NormalizeReport()
+        got = [
+            d
+            for name, batch in normalize_archive(path, ctx, report=report)
+            if name == "dm_messages"
+            for d in batch.column("direction").to_pylist()
+        ]
+        assert got == directions
+        assert report.user_name_source == source

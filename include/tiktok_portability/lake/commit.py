@@ -81,11 +81,14 @@ def commit_batch(
             (folder / "ledger").mkdir()
             for ref in chosen:
                 archive = stage.new_archive(ref, previous)
-                summary: dict[str, Any] = {}
+                user_name = previous.user_names.get(ref.open_id)
+                summary: dict[str, Any] = {"lake_user_name": user_name}
                 try:
                     with raw.open(ref) as path:
                         for table, batch in normalizer.normalize(path, ref, summary):
                             archive.add(table, batch)
+                            if table == "profile" and batch.num_rows:
+                                user_name = batch.column("user_name")[0].as_py() or user_name
                     archive.finish(summary.get("tables_present") or ())
                 except StorageError:
                     archive.discard()
@@ -115,6 +118,7 @@ def commit_batch(
                     watermarks=archive.watermarks,
                     changed_sets=archive.next_sets,
                     sets_at=sets_at,
+                    user_name=user_name,
                 )
                 ledger.append((entry_key(ref.open_id, day), state))
                 stale.update(_later_dates_stale(storage, previous, ref.open_id, day, state))

@@ -8,8 +8,9 @@ file per user::
     _state/user=<h>/<D>.state.arrow
 
 an Arrow IPC file whose metadata holds the batch that holds the user on D, the watermark of every
-event table (carried forward) and, per change-log table, the date whose file holds the current
-set; its single row holds the sets that changed on D (one ``list<struct>`` column per change-log
+event table (carried forward), the user name of the latest profile (carried forward: messages
+of an export without a profile take their direction from it) and, per change-log table, the
+date whose file holds the current set; its single row holds the sets that changed on D (one ``list<struct>`` column per change-log
 table, null when unchanged). A batch lists each of its users' folders (one listing per user, a
 few hundred keys after a year), reads the newest file dated before D and, for a set that changed
 earlier, the file of that date. One file per user and night, in one flat folder per user, keeps a
@@ -82,6 +83,8 @@ class PreviousState:
     set_dates: dict[str, dict[str, str]] = field(default_factory=dict)
     # Per user, their ledger files by date (as listed before the commit).
     ledgers: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Per user, the user name of their latest profile (an export without one needs it).
+    user_names: dict[str, str] = field(default_factory=dict)
 
     def watermark(self, open_id: str, table: str) -> Watermark | None:
         return self.watermarks.get((open_id, table))
@@ -108,6 +111,8 @@ def load_previous(
             continue
         newest_day = max(earlier)
         doc, newest = read_state(storage, ledger[newest_day])
+        if doc.get("user_name"):
+            state.user_names[open_id] = doc["user_name"]
         for table, mark in doc.get("watermarks", {}).items():
             state.watermarks[(open_id, table)] = Watermark(
                 mark["max_event_us"], frozenset(mark["keys_at_max"]), frozenset(mark["keys_without_time"])
@@ -151,6 +156,7 @@ def write_state(
     watermarks: Sequence[tuple[str, Watermark]],
     changed_sets: Mapping[str, pa.Table],
     sets_at: Mapping[str, str],
+    user_name: str | None = None,
 ) -> Path:
     """One user's ledger file for a date: deterministic bytes for the same inputs."""
     doc = {
@@ -166,6 +172,8 @@ def write_state(
         },
         "sets_at": dict(sorted(sets_at.items())),
     }
+    if user_name:  # the latest profile's, carried forward through exports without one
+        doc["user_name"] = user_name
     fields, columns = [], []
     for name, spec in sorted(specs.items()):
         if mode_of(spec) is not Mode.CHANGELOG:

@@ -30,6 +30,8 @@ class ArchiveNormalizer(Protocol):
 
         ``summary["tables_present"]`` (optional) lists tables whose section exists in the archive
         even when it yielded no row; without it, a table counts as present when a batch came.
+        On entry ``summary["lake_user_name"]`` holds the user name of the user's latest profile
+        in the lake (or None): an export without a profile takes message direction from it.
         """
         ...
 
@@ -68,6 +70,7 @@ class DefaultNormalizer:
             open_id=ref.open_id,
             request_id=ref.request_id,
             snapshot_date=date.fromisoformat(ref.snapshot_date),
+            known_user_name=summary.get("lake_user_name"),
         )
         report = self._mod.NormalizeReport()
         try:
@@ -95,5 +98,6 @@ def compact_report(report: Any) -> dict[str, Any]:
         "unmapped_sections": sorted({s.path for s in sections if not s.mapped}),
         "record_error_count": getattr(report, "record_error_count", len(errors)),
         "repeated_document_at": getattr(report, "repeated_document_at", None),
+        "user_name_source": getattr(report, "user_name_source", None),
         "record_errors": [_plain(e) for e in errors[:MAX_REPORTED_ERRORS]],
     }

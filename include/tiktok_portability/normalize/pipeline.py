@@ -122,9 +122,10 @@ class _Run:
     def awaiting_profile(self) -> bool:
         return not self.user_name_known
 
-    def set_user_name(self, name: str | None) -> None:
+    def set_user_name(self, name: str | None, source: str = "archive") -> None:
         """The profile's name (None: no profile, or no name in it)."""
         self.user_name, self.user_name_known = name, True
+        self.report.user_name_source = source if name else None
 
     def other(self, items: Records, section: str, ordinals: list[int] | None = None) -> Batches:
         """Records no typed table holds, into ``other_records`` as JSON text, in list order."""
@@ -241,7 +242,9 @@ class _Run:
     def finish(self) -> Batches:
         yield from self.flush_conversations()
         if self.awaiting_profile:
-            self.set_user_name(None)  # no profile in the export: messages keep a null direction
+            # No profile in the export (a messages-only grant): the lake's latest profile names
+            # the user; without one the messages keep a null direction.
+            self.set_user_name(self.ctx.known_user_name, source="lake")
         yield from self.release_held()
         for table in TABLES:  # the tables' order, whatever order their rows came in
             buffer = self.buffers.get(table)

@@ -14,6 +14,9 @@ class NormalizeContext:
     open_id: str
     request_id: int | None
     snapshot_date: dt.date
+    # The user name of the user's latest profile already in the lake: an export without a
+    # profile (a messages-only grant) takes its messages' direction from it.
+    known_user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class NormalizeReport:
     # Byte offset of a second copy of the JSON document in its member (an export bug writes the
     # export twice): the first copy is loaded, the second ignored. None when there is none.
     repeated_document_at: int | None = None
+    # Where the user name that gives messages their direction came from: "archive" (its
+    # profile), "lake" (NormalizeContext.known_user_name), or None (neither: direction is null).
+    user_name_source: str | None = None
 
     def add_rows(self, table: str, n: int) -> None:
         self.rows[table] = self.rows.get(table, 0) + n
