@@ -8,16 +8,16 @@ file per user::
     _state/user=<h>/<D>.state.arrow
 
 an Arrow IPC file whose metadata holds the batch that holds the user on D, the watermark of every
-event table (carried forward), the user name of the latest profile (carried forward: messages
-of an export without a profile take their direction from it) and, per change-log table, the
-date whose file holds the current set; its single row holds the sets that changed on D (one ``list<struct>`` column per change-log
-table, null when unchanged). A batch lists each of its users' folders (one listing per user, a
-few hundred keys after a year), reads the newest file dated before D and, for a set that changed
-earlier, the file of that date. One file per user and night, in one flat folder per user, keeps a
-commit's extra cost small (creating a file or folder costs ~0.5-1 ms on a local disk, a PUT on S3).
-The ledger is derived from the same commits as the tables and rewritten with them, so
-reprocessing a date reproduces it; the batch id it records is how a re-sync finds the rows to
-replace without reading every manifest of the date.
+event table (carried forward), the user name of the latest profile (carried forward: messages of an
+export without a profile take their direction from it) and, per change-log table, the date whose
+file holds the current set; its single row holds the sets that changed on D (one ``list<struct>``
+column per change-log table, null when unchanged). A batch lists each of its users' folders (one
+listing per user, a few hundred keys after a year), reads the newest file dated before D and, for a
+set that changed earlier, the file of that date. One file per user and night, in one flat folder
+per user, keeps a commit's extra cost small (creating a file or folder costs ~0.5-1 ms on a local
+disk, a PUT on S3). The ledger is derived from the same commits as the tables and rewritten with
+them, so reprocessing a date reproduces it; the batch id it records is how a re-sync finds the rows
+to replace without reading every manifest of the date.
 """
 
 from __future__ import annotations
