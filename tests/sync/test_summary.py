@@ -187,3 +187,38 @@ def test_a_backfill_that_kept_users_together_says_why_batch_size_was_not_kept(ru
 
     assert len(numbers) == 1
     assert "batch_size 2 not kept for 1 batch(es) of 4 users" in caplog.text
+
+
+def test_records_kept_in_other_records_and_parse_errors_are_reported_by_section(runtime, emulator):
+    onboard(runtime, emulator, scopes=["portability.all.ongoing"])
+    plan_run(runtime, "other", NIGHT, SyncOptions(batch_size=10, **FAST))
+    from tiktok_portability.sync.engine import run_batch
+
+    reports = run_batch(runtime, "other", 0, NIGHT, SyncOptions(batch_size=10, **FAST))
+    normalize = next(r for r in reports if r["step"] == "normalize")
+
+    summary = summarize_run(runtime, "other", SyncOptions(**FAST), [normalize, normalize])
+
+    # The synthetic exports hold sections no typed table reads (device status, live comments...).
+    assert normalize["other_records"]
+    assert sum(normalize["other_records"].values()) == normalize["rows"]["other_records"]
+    assert summary["other_records_by_section"] == {s: 2 * n for s, n in normalize["other_records"].items()}
+    assert summary["record_errors_by_section"] == {}
+
+
+def test_the_summary_lists_other_records_and_parse_errors_by_section():
+    text = render_summary(
+        {
+            "run_id": "r",
+            "mode": "sync",
+            "snapshot_date": "2026-11-20",
+            "record_errors": 3,
+            "other_records_by_section": {"Tiktok Live / Go Live History / GoLiveList": 12},
+            "record_errors_by_section": {"Your Activity / Watch History / VideoList": 3},
+        }
+    )
+    assert text.splitlines()[-3:] == [
+        "  record errors 3",
+        "  other records        12  Tiktok Live / Go Live History / GoLiveList",
+        "  parse errors          3  Your Activity / Watch History / VideoList",
+    ]

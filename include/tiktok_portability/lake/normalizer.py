@@ -100,4 +100,9 @@ def compact_report(report: Any) -> dict[str, Any]:
         "repeated_document_at": getattr(report, "repeated_document_at", None),
         "user_name_source": getattr(report, "user_name_source", None),
         "record_errors": [_plain(e) for e in errors[:MAX_REPORTED_ERRORS]],
+        # By section: what a new layout looks like the first night it appears.
+        "record_errors_by_section": dict(
+            sorted((getattr(report, "record_errors_by_section", None) or {}).items())
+        ),
+        "other_records": dict(sorted((getattr(report, "other_records", None) or {}).items())),
     }

@@ -137,6 +137,7 @@ class _Run:
             self.positions[section] = first + len(items)
             ordinals = list(range(first, first + len(items)))
         n = len(items)
+        self.report.other_records[section] = self.report.other_records.get(section, 0) + n
         arrays = {
             "section": pa.repeat(pa.scalar(section, pa.string()), n),
             "ordinal": pa.array(ordinals, pa.int64()),

@@ -60,6 +60,10 @@ class NormalizeReport:
     record_errors: list[RecordError] = field(default_factory=list)
     record_error_count: int = 0
     max_errors_kept: int = 1000
+    # Per section: errors counted (all of them, unlike ``record_errors``), and records kept in
+    # other_records because no typed table holds them. A new TikTok layout shows up here.
+    record_errors_by_section: dict[str, int] = field(default_factory=dict)
+    other_records: dict[str, int] = field(default_factory=dict)
     # NUL characters removed from TXT files (damaged exports); no value holds one.
     nul_chars_removed: int = 0
     # Byte offset of a second copy of the JSON document in its member (an export bug writes the
@@ -74,6 +78,7 @@ class NormalizeReport:
 
     def add_error(self, path: str, index: int | None, reason: str) -> None:
         self.record_error_count += 1
+        self.record_errors_by_section[path] = self.record_errors_by_section.get(path, 0) + 1
         if len(self.record_errors) < self.max_errors_kept:
             self.record_errors.append(RecordError(path, index, reason))
 

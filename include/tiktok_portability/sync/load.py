@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from tiktok_portability.erasure import erase_again_if_erased
@@ -90,6 +92,9 @@ def normalize_batch(
     report.details["record_errors"] = sum(
         int(summary.get("record_error_count", 0) or 0) for summary in result.reports.values()
     )
+    # By section, so a new TikTok layout is noticed the first night it appears.
+    for key in ("other_records", "record_errors_by_section"):
+        report.details[key] = _by_section(summary.get(key) for summary in result.reports.values())
     log.info(
         "normalize done run_id=%s batch=%d %s rows=%d",
         run_id,
@@ -98,6 +103,14 @@ def normalize_batch(
         sum(result.rows.values()),
     )
     return report
+
+
+def _by_section(counts: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
+    """Counts per section summed over the batch's archives."""
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c or {})
+    return dict(sorted(total.items()))
 
 
 def _latest_refs(refs: list[RawArchiveRef]) -> list[RawArchiveRef]:

@@ -93,12 +93,16 @@ def summarize_run(
     step_reports = step_reports_of(step_reports)
     rows: Counter[str] = Counter()
     record_errors = 0
+    other_records: Counter[str] = Counter()
+    errors_by_section: Counter[str] = Counter()
     stale: set[str] = set()
     erased_again: set[str] = set()
     for rep in step_reports:
         if rep and rep.get("step") == "normalize":
             rows.update(rep.get("rows", {}) or {})
             record_errors += int(rep.get("record_errors", 0) or 0)
+            other_records.update(rep.get("other_records") or {})
+            errors_by_section.update(rep.get("record_errors_by_section") or {})
             stale.update(rep.get("later_dates_stale") or ())
             erased_again.update(rep.get("erased_after_commit") or ())
     planned = int(plan["users"]) if plan else 0
@@ -134,6 +138,10 @@ def summarize_run(
         ),
         "rows_per_table": dict(sorted(rows.items())),
         "record_errors": record_errors,
+        # By section: records kept in other_records (no typed table holds them) and records
+        # that failed to parse, so a new TikTok layout is noticed the first night it appears.
+        "other_records_by_section": dict(sorted(other_records.items())),
+        "record_errors_by_section": dict(sorted(errors_by_section.items())),
         # A past date rebuilt (reprocess or re-sync) with a different outcome: the later dates
         # derived from it need `tiktok-portability lake reprocess --snapshot-date D --and-later`.
         "later_dates_stale": sorted(stale),
@@ -222,6 +230,11 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         lines.append("  rows added  none")
     if summary.get("record_errors"):
         lines.append(f"  record errors {summary['record_errors']}")
+    for label, key in (
+        ("other records", "other_records_by_section"),
+        ("parse errors", "record_errors_by_section"),
+    ):
+        lines.extend(f"  {label:<13}  {n:>8,}  {section}" for section, n in (summary.get(key) or {}).items())
     if summary.get("later_dates_stale"):
         lines.append("  later dates to reprocess: " + ", ".join(summary["later_dates_stale"]))
     due = summary.get("reconsent_due") or {}
