@@ -374,6 +374,11 @@ class AirflowStack:
         metadata_url = self.postgres.create_database("airflow")
         self.state_url = self.postgres.create_database("tiktok_state")
         self.env = self._environment(metadata_url)
+        if self.local_settings is not None:
+            # $AIRFLOW_HOME/config is on every Airflow process's sys.path.
+            config = self.home / "config"
+            config.mkdir(parents=True, exist_ok=True)
+            (config / "airflow_local_settings.py").write_text(self.local_settings)
         self.startup_s["postgres"] = time.monotonic() - t0
         self._airflow("db", "migrate", timeout=300)
         self.startup_s["db_migrate"] = time.monotonic() - t0
@@ -498,10 +503,6 @@ class AirflowStack:
             # Celery's SQLAlchemy result backend on the metadata database, as a deployment would.
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata_url
             env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
-        if self.local_settings is not None:
-            config = self.home / "config"
-            config.mkdir(parents=True, exist_ok=True)
-            (config / "airflow_local_settings.py").write_text(self.local_settings)
         if self.tiktok_conn is not None:
             env["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps({"conn_type": "http", **self.tiktok_conn})
         env.update(self.extra_env)
