@@ -216,3 +216,26 @@ def test_grants_list_flags_reconsent_due_and_reactivate_unparks_an_ineligible_gr
     assert main(["grants", "reactivate", "u-later"]) == 1
     assert main(["grants", "reactivate", "u-parked"]) == 0
     assert store.get_grant("u-parked").status == "active"
+
+
+def test_transfers_list_shows_what_the_normalizer_could_not_type(cli_env, capsys):
+    store = StateStore.from_url(cli_env, fernet_keys=[KEY_A])
+    done = store.create_transfer("u1", "run-1", ["all_data"], 10)
+    store.transition(done.id, "ready")
+    store.transition(done.id, "downloaded", raw_location="raw/u1.zip", raw_size=1, raw_sha256="0" * 64)
+    counts = {
+        "other_records": {"Tiktok Live / Go Live History / GoLiveList": 4, "Your Activity / Reposts": 2},
+        "record_errors": {"Your Activity / Watch History / VideoList": 1},
+    }
+    store.transition(done.id, "normalized", normalize_counts=counts)
+    store.create_transfer("u2", "run-1", ["all_data"], 11)
+
+    assert main(["transfers", "list", "--json"]) == 0
+    listed = {t["open_id"]: t for t in json.loads(capsys.readouterr().out)}
+    assert (listed["u1"]["other_records"], listed["u1"]["parse_errors"]) == (6, 1)
+    assert listed["u1"]["normalize_counts"] == counts
+    assert (listed["u2"]["other_records"], listed["u2"]["normalize_counts"]) == ("", None)
+    assert main(["transfers", "list"]) == 0
+    header, first = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[-3:] == ["other_records", "parse_errors", "reason"]
+    assert first.split()[-2:] == ["6", "1"]

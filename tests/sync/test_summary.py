@@ -204,6 +204,9 @@ def test_records_kept_in_other_records_and_parse_errors_are_reported_by_section(
     assert sum(normalize["other_records"].values()) == normalize["rows"]["other_records"]
     assert summary["other_records_by_section"] == {s: 2 * n for s, n in normalize["other_records"].items()}
     assert summary["record_errors_by_section"] == {}
+    # transfers list shows the same per user and night.
+    (transfer,) = runtime.store.transfers_for_run("other")
+    assert transfer.normalize_counts == {"other_records": normalize["other_records"], "record_errors": {}}
 
 
 def test_the_summary_lists_other_records_and_parse_errors_by_section():

@@ -149,12 +149,23 @@ def _transfers_list(args: argparse.Namespace) -> int:
             "status": t.status,
             "attempts": t.attempts,
             "updated_at": _time(t.updated_at),
+            # What the normalizer could not type: a new TikTok layout shows here the first night.
+            "other_records": _total(t.normalize_counts, "other_records"),
+            "parse_errors": _total(t.normalize_counts, "record_errors"),
             "reason": t.failure_reason or "",
         }
         for t in transfers
     ]
+    if args.json:  # and by section
+        for row, t in zip(rows, transfers, strict=True):
+            row["normalize_counts"] = t.normalize_counts
     _print_table(rows, args.json)
     return 0
+
+
+def _total(counts: dict[str, dict[str, int]] | None, key: str) -> int | str:
+    """Records of one kind over all sections; blank for a transfer not normalized (yet)."""
+    return "" if counts is None else sum((counts.get(key) or {}).values())
 
 
 def _webhooks_counts(args: argparse.Namespace) -> int:

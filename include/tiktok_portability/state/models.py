@@ -73,6 +73,8 @@ class Transfer:
     cancelled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Records the normalizer kept in other_records and records that failed to parse, by section.
+    normalize_counts: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ class TransferStatus:
     created_at: datetime
     updated_at: datetime
     normalized_at: datetime | None
+    # Records kept in other_records and records that failed to parse, by section (normalized only).
+    normalize_counts: dict[str, dict[str, int]] | None = None
 
 
 def _reason_is(column: sa.ColumnElement[Any], category: str) -> sa.ColumnElement[bool]:
@@ -233,6 +235,7 @@ def list_transfer_statuses(
             created_at=r.created_at,
             updated_at=r.updated_at,
             normalized_at=r.normalized_at,
+            normalize_counts=r.normalize_counts,
         )
         for r in rows
     ]

@@ -764,6 +764,7 @@ class StateStore:
         raw_location: str | None = None,
         raw_size: int | None = None,
         raw_sha256: str | None = None,
+        normalize_counts: Mapping[str, Any] | None = None,
     ) -> Transfer:
         """Move a transfer to ``new_status`` (see transitions.ALLOWED) and stamp the step's time.
 
@@ -811,6 +812,8 @@ class StateStore:
                         "raw_location, raw_size and raw_sha256 are required",
                     )
                 values.update(raw_location=location, raw_size=size, raw_sha256=sha)
+            if normalize_counts is not None:
+                values["normalize_counts"] = dict(normalize_counts)
             conn.execute(sa.update(transfers).where(transfers.c.id == transfer_id).values(**values))
             row = conn.execute(sa.select(transfers).where(transfers.c.id == transfer_id)).one()
         log.info(

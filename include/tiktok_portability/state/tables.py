@@ -92,6 +92,8 @@ transfers = sa.Table(
     sa.Column("cancelled_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # {"other_records": {section: n}, "record_errors": {section: n}} of the normalized archive.
+    sa.Column("normalize_counts", sa.JSON),
     sa.Index("ix_transfers_open_id_status", "open_id", "status"),
     sa.Index("ix_transfers_run", "run_id", "batch"),
     sa.Index("ix_transfers_status", "status"),

@@ -84,7 +84,12 @@ def normalize_batch(
     for rid in result.loaded:
         t = by_request.get(rid)
         if t is not None:
-            store.transition(t.id, "normalized")
+            archive = result.reports.get(str(rid)) or {}
+            counts = {
+                "other_records": dict(archive.get("other_records") or {}),
+                "record_errors": dict(archive.get("record_errors_by_section") or {}),
+            }
+            store.transition(t.id, "normalized", normalize_counts=counts)
         report.add("normalized")
     report.details["rows"] = dict(sorted(result.rows.items()))
     if result.later_dates_stale:
