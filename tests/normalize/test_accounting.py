@@ -95,10 +95,15 @@ def accounted(tables: dict, report) -> int:
 JSON_FIXTURES = sorted(p.stem for p in (ARCHIVES / "json").glob("*.json"))
 TXT_FIXTURES = sorted(p.name for p in (ARCHIVES / "txt").iterdir() if p.is_dir())
 GENERATED = (
-    [("json", "en_new", g, ("all_data",)) for g in ("G0", "G1", "G2", "G3")]
-    + [("text", v, g, ("all_data",)) for v in ("en_new", "en_old", "nl") for g in ("G1", "G3")]
-    + [("json", "en_new", g, (c,)) for g in ("G1", "G2", "G3") for c in ("profile", "activity")]
-    + [("json", "en_new", "G2", ("direct_message",)), ("text", "en_new", "G3", ("activity",))]
+    [("json", "en_new", g, ("all_data",), "full") for g in ("G0", "G1", "G2", "G3")]
+    + [("text", v, g, ("all_data",), "full") for v in ("en_new", "en_old", "nl") for g in ("G1", "G3")]
+    + [
+        ("json", "en_new", g, (c,), lay)
+        for g in ("G1", "G2", "G3")
+        for c in ("profile", "activity")
+        for lay in ("full", "partial")
+    ]
+    + [("json", "en_new", "G2", ("direct_message",), "full"), ("text", "en_new", "G3", ("activity",), "full")]
 )
 
 
@@ -154,12 +159,12 @@ def test_every_item_of_a_txt_fixture_is_accounted_for(tmp_path, variant):
     _check(path, tables, report)
 
 
-@pytest.mark.parametrize("case", GENERATED, ids=lambda c: "-".join((c[0], c[1], c[2], *c[3])))
+@pytest.mark.parametrize("case", GENERATED, ids=lambda c: "-".join((c[0], c[1], c[2], *c[3], c[4])))
 def test_every_item_of_a_generated_layout_is_accounted_for(case):
-    data_format, variant, generation, categories = case
+    data_format, variant, generation, categories, layout = case
     spec = UserSpec(open_id="u-acc", seed=11, generation=generation, txt_variant=variant, size="tiny")
     buf = io.BytesIO()
-    write_archive(spec, version=3, data_format=data_format, categories=categories, sink=buf)
+    write_archive(spec, version=3, data_format=data_format, categories=categories, sink=buf, layout=layout)
     buf.seek(0)
     tables, report = load(buf, batch_rows=64)
     buf.seek(0)

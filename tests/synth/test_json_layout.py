@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tiktok_portability.synth import SyntheticUser, UserSpec, write_archive
+from tiktok_portability.synth.errors import ArchiveRequestError
 
 
 def load(
@@ -148,3 +149,23 @@ def test_categories_select_sections(categories: tuple[str, ...], present: set[st
 def test_profile_category_in_g2_brings_only_the_social_part_of_your_activity() -> None:
     _, doc = load(spec("G2"), categories=("profile",))
     assert set(doc["Your Activity"]) == {"Follower", "Following"}
+
+
+@pytest.mark.parametrize("generation", ["G1", "G2", "G3"])
+def test_the_partial_layout_puts_comments_in_activity_and_follow_lists_under_profile(generation: str) -> None:
+    buf = io.BytesIO()
+    write_archive(spec(generation), 2, "json", ["profile", "activity"], buf, layout="partial")
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        doc = json.loads(zf.read(zf.namelist()[0]))
+    activity = doc["Activity" if generation == "G1" else "Your Activity"]
+    assert "CommentsList" in activity["Comments"]
+    assert "Comment" not in doc
+    assert "FansList" in doc["Profile"]["Follower List"]
+    assert "Following" in doc["Profile"]["Following List"]
+    full = load(spec(generation), 2, ("profile", "activity"))[1]
+    assert len(activity["Comments"]["CommentsList"]) == len(full["Comment"]["Comments"]["CommentsList"])
+
+
+def test_an_unknown_layout_is_refused() -> None:
+    with pytest.raises(ArchiveRequestError, match="layout='half'"):
+        write_archive(spec("G2"), 1, "json", ["all_data"], io.BytesIO(), layout="half")

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_CHARS = 1 << 16
 DATA_FORMATS = ("json", "text")
+LAYOUTS = ("full", "partial")
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,16 @@ def write_archive(
     sink: str | os.PathLike[str] | BinaryIO | None = None,
     *,
     compresslevel: int = 6,
+    layout: str = "full",
 ) -> ArchiveInfo:
     """Write the export of ``version`` for ``spec`` as a zip into ``sink`` (path or binary file).
 
     Same arguments -> byte-identical zip. ``categories`` follow the API (``all_data`` wins).
+    ``layout="partial"`` places JSON sections where real single-category exports do (comments in
+    Activity, follow lists under Profile); the data is the same.
     """
+    if layout not in LAYOUTS:
+        raise ArchiveRequestError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
     if data_format not in DATA_FORMATS:
         raise ArchiveRequestError(f"data_format={data_format!r} is not one of {', '.join(DATA_FORMATS)}")
     if sink is None:
@@ -118,9 +124,9 @@ def write_archive(
     started = time.perf_counter()
     if isinstance(sink, str | os.PathLike):
         with open(sink, "wb") as fh:
-            info = _write(snap, data_format, sections, fh, compresslevel)
+            info = _write(snap, data_format, sections, fh, compresslevel, layout)
     else:
-        info = _write(snap, data_format, sections, sink, compresslevel)
+        info = _write(snap, data_format, sections, sink, compresslevel, layout)
     log.info(
         "synthetic archive written open_id_fp=%s version=%d format=%s categories=%s bytes=%d raw_bytes=%d "
         "seconds=%.3f",
@@ -136,14 +142,14 @@ def write_archive(
 
 
 def _write(
-    snap, data_format: str, sections: frozenset[str], target: BinaryIO, compresslevel: int
+    snap, data_format: str, sections: frozenset[str], target: BinaryIO, compresslevel: int, layout: str
 ) -> ArchiveInfo:
     sink = _HashingSink(target)
     date_time = time.gmtime(snap.export_ts)[:6]
     member_chunks: list[tuple[str, Iterator[str] | Iterable[str]]]
     if data_format == "json":
         name = json_layout.member_name(snap.spec.generation, snap.export_ts)
-        member_chunks = [(name, json_layout.emit(json_layout.document(snap, sections)))]
+        member_chunks = [(name, json_layout.emit(json_layout.document(snap, sections, layout)))]
     else:
         member_chunks = [
             (n, make()) for n, make in text_layout.members(snap, snap.spec.txt_variant, sections)

@@ -102,8 +102,10 @@ def member_name(generation: str, export_ts: int) -> str:
 
 
 class _Builder:
-    def __init__(self, snap: Snapshot, sections: frozenset[str]) -> None:
+    def __init__(self, snap: Snapshot, sections: frozenset[str], layout: str = "full") -> None:
         self.snap = snap
+        # "partial": where real exports of one category put sections (docs/archive-format.md).
+        self.partial = layout == "partial"
         self.tl = snap.timeline
         self.gen = snap.spec.generation
         self.legacy = self.gen in ("G0", "G1")
@@ -133,7 +135,9 @@ class _Builder:
         activity = "Activity" if legacy else "Your Activity"
         likes_top = "Likes and Favorites" if gen == "G3" else activity
         profile_top = "Profile And Settings" if gen == "G3" else "Profile"
-        social_top = "Profile And Settings" if gen == "G3" else activity
+        # A partial export puts the follow lists under Profile and the comments in Activity.
+        social_top = "Profile" if self.partial else ("Profile And Settings" if gen == "G3" else activity)
+        social_list = legacy or self.partial  # "Follower List" / "Following List"
         settings_top = "Profile And Settings" if gen == "G3" else "App Settings"
         video_key = "VideoLink" if gen == "G0" else "Link"
         date_link = (("Date", True), (video_key, True))
@@ -146,8 +150,8 @@ class _Builder:
         )
         self.put("autofill", "Profile", "Autofill", extras.autofill)
         for section, kind, sub, list_key in (
-            ("followers", "follower", "Follower List" if legacy else "Follower", "FansList"),
-            ("following", "following", "Following List" if legacy else "Following", "Following"),
+            ("followers", "follower", "Follower List" if social_list else "Follower", "FansList"),
+            ("following", "following", "Following List" if social_list else "Following", "Following"),
         ):
             self.put(
                 section, social_top, sub, lambda k=kind, lk=list_key: self.app({lk: self.social(k)}, True)
@@ -289,7 +293,7 @@ class _Builder:
             },
         )
         self.put("logins", activity, "Login History", self.logins)
-        self.put("comments", "Comment", "Comments", self.comments)
+        self.put("comments", activity if self.partial else "Comment", "Comments", self.comments)
         self.put("hashtag", activity, "Hashtag", lambda: {"HashtagList": extras.hashtags_used(snap)})
         if not legacy:
             self.put(
@@ -481,6 +485,7 @@ class _Builder:
         return {"ChatHistory": ChatMap(conversations)}
 
 
-def document(snap: Snapshot, sections: frozenset[str]) -> dict[str, Any]:
-    """The JSON export tree of ``snap`` restricted to ``sections``."""
-    return _Builder(snap, sections).build()
+def document(snap: Snapshot, sections: frozenset[str], layout: str = "full") -> dict[str, Any]:
+    """The JSON export tree of ``snap`` restricted to ``sections``, in the ``full`` layout of its
+    generation or the ``partial`` one of single-category exports."""
+    return _Builder(snap, sections, layout).build()
