@@ -33,8 +33,14 @@ archive and the problem (`NotAZipError`, `TruncatedArchiveError`, `CorruptArchiv
 inside the stream (bad JSON, bad UTF-8, CRC) can surface after some batches, so a consumer must
 treat the whole archive as failed and discard what it yielded (the lake commits atomically).
 Record-level problems (a list item that is not an object, an unparseable date) are counted in
-`report.record_errors` with their path and index, and the rest of the archive loads; a record
-with an unparseable date is kept with a null timestamp and its raw text.
+`report.record_errors` with their path and index (all of them by section in
+`report.record_errors_by_section`), and the rest of the archive loads; a record with an
+unparseable date is kept with a null timestamp and its raw text, an item that is not an object is
+kept in `other_records`. A JSON member holding its document twice (an export bug) loads the first
+copy; `report.repeated_document_at` says where the second begins. `NormalizeContext.known_user_name`
+(the user name of the user's latest profile in the lake) gives messages their direction when the
+export has no profile; `report.user_name_source` says whether the name came from the archive, the
+lake or nowhere.
 
 ## Decisions
 
@@ -70,12 +76,34 @@ with an unparseable date is kept with a null timestamp and its raw text.
   file written and read back on background threads) and go out with their direction once the
   profile is read, two after each batch of another table so a burst does not stall decoding.
   So `dm_messages` batches may come after other tables' batches; row order within the table is
-  unchanged. TXT exports read the profile file first. Without a profile the direction is null.
+  unchanged. TXT exports read the profile file first. Without a profile (a messages-only grant)
+  the lake's latest profile names the user; direction is null only when the lake has none either.
+  A line without a sender (a deleted account) is a message with a null sender, received; a
+  conversation whose partner TikTok did not name (`Chat History with ::`) has a null
+  `conversation`. Message text is kept exactly, trailing spaces included.
 - **video_id is int64**: 19-digit ids starting with 6/7 fit; ids that would overflow are null.
   It comes from `/video/<digits>` in the link (DMs: in the content; comments: in the url).
 - **Keys**: event keys include `link` next to `video_id`, so non-video links stay distinct.
   `occurrence` numbers repeats of the same key within a run of equal timestamps (exports are
-  sorted by time and complete, so ordinals are stable night to night; memory stays bounded).
+  sorted by time and complete, so ordinals are stable night to night). It is unique per key
+  whatever the order: lists are not always in order (a transcript can go back in time, undated
+  records are scattered), so a run whose timestamp came before numbers on from the rows that
+  timestamp already had. That costs 16 bytes per distinct timestamp of a table (row counts kept
+  as sorted hash arrays); an ordered list numbers every run from 0.
+- **Empty is not absent**: a list key that is present with `null`, `{}`, `[]` or a placeholder
+  string (`"None"`, `"N/A"`, `""`) is a present, empty list: its table is in the batch's
+  `tables_present`, so an empty follower list after 3 followers is 3 unfollows. Only a missing key
+  means "not in this export" (no change). A TXT file with a "no data" sentence is present too.
+- **Undated records**: TikTok writes `1969-12-31 23:59:59` (in any spelling of that instant) for
+  events it has no date for. They get a null timestamp with the raw text, are not parse errors,
+  and the lake matches them by key alone, loading each the night it first appears.
+- **Nothing lost, by construction**: every item of a list no typed table holds (off-TikTok
+  activity, device status, live comments, reposts, sections TikTok adds later, and items of typed
+  lists that are not records) is a row of `other_records`, its record as JSON text. A test over
+  every fixture and generated layout holds that the list items of an archive equal the rows of
+  the typed tables plus the rows of `other_records`. `report.other_records` and
+  `report.record_errors_by_section` count them by section for the run summary and
+  `transfers list`.
 - **posts is a snapshot**: like counts and settings change nightly and posts can be deleted.
   `blocked_users` is a snapshot too (blocks can be lifted).
 - **Placeholders** `""`, `"None"`, `"N/A"`, `"null"` become null in every column; numbers given
@@ -84,7 +112,9 @@ with an unparseable date is kept with a null timestamp and its raw text.
   and record field (and TXT file) appears in `sections_seen` with `mapped`; DM partner names and
   other data-valued keys are shown as `*` there.
 - **Generations** are detected from the top-level keys (G3: `Likes and Favorites` /
-  `Profile And Settings`; G2: `Your Activity`; G1: `Activity`; G0: G1 with `VideoLink`); each
+  `Profile And Settings`; G2: `Your Activity`; G1: `Activity`; G0: G1 with `VideoLink`), and for
+  a partial export from its other keys (`Video`, `Direct Messages`, `Profile Information`: G1;
+  `Post`, `Direct Message`, `Profile Info`: G2), else `partial`; each
   section is still resolved on its own through all known paths. TXT files are recognised by
   base name (English old/new, en-GB spellings and Dutch); the variant is in `report.txt_variant`.
 

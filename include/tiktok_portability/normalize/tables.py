@@ -283,7 +283,11 @@ _DEFS: tuple[TableSpec, ...] = (
         (
             *LINEAGE,
             ("format", pa.string(), "json | txt"),
-            ("generation", pa.string(), "layout generation detected (G0..G3) or null"),
+            (
+                "generation",
+                pa.string(),
+                "layout generation detected (G0..G3; partial when a partial export names none) or null",
+            ),
             ("member", pa.string(), "zip member the path was found in"),
             (
                 "path",
