@@ -48,7 +48,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.scheduler,
     pytest.mark.slow,
-    pytest.mark.timeout(480),
+    pytest.mark.timeout(600),
 ]
 
 USERS = 200
@@ -125,7 +125,7 @@ def _night(emulator_server, moto_server, bucket: str, executor: str) -> dict:
                 SYNC_DAG_ID,
                 {"batch_size": BATCH_SIZE, "poll_interval_s": 5, "snapshot_date": SNAPSHOT_DATE},
             )
-            state = stack.wait(SYNC_DAG_ID, run_id, timeout=300)
+            state = stack.wait(SYNC_DAG_ID, run_id, timeout=420)
             run_s = time.monotonic() - run_started
             tis = stack.task_instances(SYNC_DAG_ID, run_id)
             return {
@@ -172,7 +172,12 @@ def local_night(emulator_server, moto_server, bucket, celery_night) -> dict:
 
 
 def _diagnostics(night: dict) -> str:
-    return f"{Counter((t['task_id'], t['state']) for t in night['tis'])}\n{night['problems']}"
+    timeline = "\n".join(
+        f"{t['start_date']} {t['task_id']}[{t['map_index']}] {t['state']} try {t['try_number']} "
+        f"{t['duration']} s on {t['hostname']}"
+        for t in sorted(night["tis"], key=lambda t: t["start_date"] or "")
+    )
+    return f"{timeline}\n{night['problems']}"
 
 
 def _hosts(night: dict, task_id: str) -> dict[int, str]:
