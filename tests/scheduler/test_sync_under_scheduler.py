@@ -1,10 +1,16 @@
-"""tiktok_ongoing_sync under a real scheduler, once.
+"""tiktok_ongoing_sync under a real scheduler: several batches, one batch, zero batches.
 
 The processes of ``airflow standalone`` (scheduler, triggerer, dag-processor, api-server) on
-PostgreSQL with the LocalExecutor (``scripts/airflow_stack.py``); a small run of 10 users in three
-batches, triggered through the REST API; the emulator delivers its webhooks to the plugin's
-endpoint on the API server. What ``airflow dags test`` cannot show: the waits really defer to the
-triggerer, mapped batches run in worker processes, and webhooks reach the API server.
+PostgreSQL with the LocalExecutor (``scripts/airflow_stack.py``), shared by every run of this
+module; runs are triggered through the REST API and the emulator delivers its webhooks to the
+plugin's endpoint on the API server. What ``airflow dags test`` cannot show: the waits really
+defer to the triggerer, mapped batches run in worker processes, webhooks reach the API server, and
+a mapped group of ONE instance hands its downstream task the one value instead of a list.
+
+Runs, in order: a night of 10 users in three batches; a re-sync in one batch where one user's
+archive is always corrupt and no failure is tolerated (fails, naming ``retry_failed``); the
+``retry_failed`` run (one batch of that one user); an ``open_ids`` run of a needs_reauth user and an
+unknown one (zero batches); a backfill of a date with no raw archive (fails: nothing rebuilt).
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ EVENT_TABLES = ("watch_history", "likes", "searches", "dm_messages", "logins", "
 
 
 @pytest.fixture(scope="module")
-def night(emulator_server):
-    """Start the stack, onboard the users, trigger one run through the REST API and wait for it."""
+def deployment(emulator_server):
+    """The stack, the emulator and the users, then the first night (three batches)."""
     stack_module = airflow_stack()
     with httpx.Client(base_url=emulator_server.base_url, timeout=60) as admin:
         assert admin.post("/_admin/reset").status_code == 200
@@ -78,6 +84,65 @@ def night(emulator_server):
                 "lake": Path(stack.lake_uri),
             }
             store.close()
+
+
+@pytest.fixture(scope="module")
+def night(deployment):
+    return deployment
+
+
+def _run(deployment, conf: dict, timeout: float = 240) -> dict:
+    """Trigger one run with ``conf``, wait for it; its state, task instances and summarize's log."""
+    stack = deployment["stack"]
+    run_id = stack.trigger(SYNC_DAG_ID, {"poll_interval_s": 5, **conf})
+    state = stack.wait(SYNC_DAG_ID, run_id, timeout=timeout)
+    tis = stack.task_instances(SYNC_DAG_ID, run_id)
+    summarize = next(t for t in tis if t["task_id"] == "summarize")
+    return {
+        "run_id": run_id,
+        "state": state,
+        "tis": tis,
+        "problems": _problem_logs(stack, run_id),
+        "summarize_log": "\n".join(
+            stack.task_log(SYNC_DAG_ID, run_id, "summarize", n) for n in range(1, summarize["try_number"] + 1)
+        )
+        if summarize["try_number"]
+        else "",
+        "summary": stack.xcom(SYNC_DAG_ID, run_id, "summarize") if state == "success" else None,
+        "asset_events": stack.api("GET", "/assets/events", params={"source_run_id": run_id, "limit": 100})[
+            "asset_events"
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def one_batch_with_a_failure(deployment):
+    """All 10 users again in ONE batch; one archive is always corrupt; no failure tolerated."""
+    emulator, broken = deployment["emulator"], deployment["users"][0]
+    emulator.fault("corrupt_zip", open_id=broken, count=None)
+    try:
+        return _run(deployment, {"batch_size": 500, "max_failure_rate": 0})
+    finally:
+        emulator.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def retry_failed(deployment, one_batch_with_a_failure):
+    """What the failure message says to do: re-sync the users that failed, once the cause is gone."""
+    return _run(deployment, {"retry_failed": True})
+
+
+@pytest.fixture(scope="module")
+def zero_batches(deployment, retry_failed):
+    """A re-sync of a user who must consent again and of an open_id nobody knows: nothing to map."""
+    deployment["store"].mark_grant(deployment["users"][1], "needs_reauth", "token refused")
+    return _run(deployment, {"open_ids": [deployment["users"][1], "nobody-we-know"]})
+
+
+@pytest.fixture(scope="module")
+def empty_backfill(deployment, zero_batches):
+    """A rebuild of a date the raw zone has no archive of."""
+    return _run(deployment, {"reprocess_from_raw": True, "snapshot_date": "2020-01-01"})
 
 
 def _problem_logs(stack, run_id: str) -> str:
@@ -144,3 +209,48 @@ def test_summarize_returned_the_run_summary_as_xcom(night):
     assert summary is not None, _diagnostics(night)
     assert summary["users_planned"] == USERS
     assert summary["users_synced"] == USERS
+
+
+def test_a_one_batch_run_that_failed_users_fails_naming_the_action(one_batch_with_a_failure):
+    run = one_batch_with_a_failure
+    assert run["state"] == "failed", _diagnostics(run)
+    assert sorted(t["map_index"] for t in run["tis"] if t["task_id"] == "sync_batch.normalize") == [0]
+    assert "1 of 10 users failed" in run["summarize_log"], run["summarize_log"][-3000:]
+    assert '"retry_failed": true' in run["summarize_log"]
+    assert "AttributeError" not in run["summarize_log"]
+    assert run["asset_events"] == []
+
+
+def test_retry_failed_resyncs_exactly_the_failed_user_in_one_batch(deployment, retry_failed):
+    run = retry_failed
+    assert run["state"] == "success", _diagnostics(run)
+    assert [t["map_index"] for t in run["tis"] if t["task_id"] == "sync_batch.submit"] == [0]
+    assert deployment["store"].batch_members(run["run_id"], 0) == [deployment["users"][0]]
+    summary = run["summary"]
+    assert summary["users_planned"] == summary["users_synced"] == 1
+    assert summary["batches"] == 1
+    changed = {e["uri"].rsplit("/", 1)[-1] for e in run["asset_events"]}
+    assert changed == set(summary["tables_changed"])
+    assert changed, "a re-sync that wrote rows emits their tables' Asset events"
+    assert "rows added" in run["summarize_log"]
+
+
+def test_a_run_of_zero_batches_ends_with_a_summary_listing_who_was_left_out(zero_batches):
+    run = zero_batches
+    assert run["state"] == "success", _diagnostics(run)
+    assert [t for t in run["tis"] if t["task_id"].startswith("sync_batch.") and t["map_index"] >= 0] == []
+    summary = run["summary"]
+    assert summary["users_planned"] == 0
+    assert summary["batches"] == 0
+    assert [(e["index"], e["reason"].split(":")[0]) for e in summary["left_out"]] == [
+        (0, "needs_reauth"),
+        (1, "unknown_user"),
+    ]
+    assert run["asset_events"] == []
+
+
+def test_a_backfill_with_nothing_to_rebuild_fails_plainly_and_emits_no_asset_event(empty_backfill):
+    run = empty_backfill
+    assert run["state"] == "failed", _diagnostics(run)
+    assert "nothing could be rebuilt for snapshot_date 2020-01-01" in run["summarize_log"]
+    assert run["asset_events"] == []
