@@ -174,7 +174,11 @@ def _submit_user(
                 token = ensure_fresh(store, client, open_id, _FORCE_REFRESH)
             except ReauthRequired as reauth:
                 return fail(oc.NEEDS_REAUTH, reauth.reason or exc.code)
-            except (GrantUnavailable, RefreshFailed) as refresh_exc:
+            except GrantUnavailable as gone:
+                # The user's authorization.removed webhook landed between the 401 and this
+                # refresh: the grant is revoked, not a transient refresh failure.
+                return fail(oc.GRANT_INACTIVE, gone.status)
+            except RefreshFailed as refresh_exc:
                 return fail(oc.TOKEN_REFRESH_FAILED, refresh_exc)
         except InvalidRequest as exc:
             # TikTok refuses a second request while one is in flight (one we lost track of).
