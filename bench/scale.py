@@ -413,7 +413,7 @@ def part_retention(users: int, nights: int, days: int, work: Path) -> None:
         started = time.perf_counter()
         record = lake.apply_retention(days, today=day, requested_by="bench")
         took = time.perf_counter() - started
-        if night % 5 == 0 or night in (1, days, days + 1, days + 2):
+        if night % 5 == 0 or night in (1, days, days + 1, days + 2, nights):
             sizes = {k: v for k, v in lake.storage.sizes("raw").items() if k.endswith(".zip")}
             print(
                 f"{night:>5} {sum(sizes.values()) / 1e6:>8.2f} {len(sizes):>8} {record.archives_deleted:>8} "
