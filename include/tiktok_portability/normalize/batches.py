@@ -43,6 +43,8 @@ class OccurrenceCounter:
         self._run: tuple | None = None
         self._counts: dict[tuple, int] = {}
         self._totals = _PrefixTotals()
+        # Lowest and highest lone-time prefix seen (see _offsets), None before the first slice.
+        self._seen: tuple[int, int] | None = None
         self._open_offset = 0  # where the run still open at the end of the last slice starts
 
     def ordinals(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Array:
@@ -101,11 +103,41 @@ class OccurrenceCounter:
 
         A run that continues the last slice's open run keeps that run's offset.
         """
-        prefixes = np.zeros(len(starts), dtype=np.uint64)
         take = pa.array(starts)
-        for name in self.columns[: self._run_len]:
-            prefixes = _mix(prefixes, _hashes(_contiguous(arrays[name]).take(take)))
-        before = self._totals.lookup(prefixes)
+        prefix_columns = [_contiguous(arrays[name]).take(take) for name in self.columns[: self._run_len]]
+        first_new = 1 if continues else 0
+        ordered = False  # True when no new run can have a prefix seen before: no lookup needed
+        if len(prefix_columns) == 1 and _is_integer(prefix_columns[0]):
+            # A lone time (most event tables): the values are their own keys (nulls, undated
+            # records, share the lowest), and a slice whose new runs go on past every time seen
+            # so far (an ordered list) needs no lookup.
+            column = prefix_columns[0].cast(pa.int64())
+            values = pc.fill_null(column, np.iinfo(np.int64).min).to_numpy()
+            prefixes = values.view(np.uint64) ^ _SIGN  # ordered like the values
+            fresh = values[first_new:]
+            if not column.null_count and len(fresh):
+                steps = np.diff(fresh)
+                seen = self._seen
+                ordered = (
+                    seen is None
+                    or ((steps < 0).all() and fresh[0] < seen[0])
+                    or ((steps > 0).all() and fresh[0] > seen[1])
+                )
+            valid = fresh[fresh != np.iinfo(np.int64).min]
+            if len(valid):
+                low, high = int(valid.min()), int(valid.max())
+                seen = self._seen
+                self._seen = (low, high) if seen is None else (min(low, seen[0]), max(high, seen[1]))
+        else:
+            prefixes = np.zeros(len(starts), dtype=np.uint64)
+            for column in prefix_columns:
+                prefixes = _mix(prefixes, _hashes(column))
+        if ordered:
+            before = np.zeros(len(starts), dtype=np.int64)
+            if continues:
+                before[0] = self._totals.lookup(prefixes[:1])[0]
+        else:
+            before = self._totals.lookup(prefixes)
         # Earlier runs of the same prefix in this slice come before a run too.
         order = np.argsort(prefixes, kind="stable")
         ranked, ranked_len = prefixes[order], lengths[order]
@@ -135,6 +167,13 @@ class OccurrenceCounter:
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_SIGN = np.uint64(1 << 63)  # int64 -> uint64 keeping the order
+
+
+def _is_integer(arr: pa.Array) -> bool:
+    return arr.type == TS or pa.types.is_integer(arr.type)
+
+
 _NULL_HASH = np.uint64(0x5BD1E9955BD1E995)
 
 
