@@ -278,6 +278,9 @@ def test_night1_succeeds_and_isolates_each_fault(night1, world):
     planned = USERS - len(world["users"]["excluded"])
     assert int(summary["users_planned"]) == planned
     assert int(summary["users_synced"]) == planned - len(world["users"]["outside"]) - 5
+    # The run's last task applied raw retention (30 days by default: nothing old enough yet).
+    assert "raw retention done days=30 cutoff=2026-10-21" in result.output
+    assert list(world["lake"].glob("_audit/retention/*")) == []
 
 
 def test_night1_costs_one_add_and_one_download_per_user_plus_retries(night1, world):
