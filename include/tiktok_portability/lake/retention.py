@@ -10,7 +10,9 @@ gone. Such a date is marked before anything is deleted (``_audit/retention/dates
 :func:`check_rebuildable` refuses it.
 
 Each user's latest archive stays whatever its age (a user who revoked the app a year ago keeps
-their last export), so every user's newest history can still be read from the raw zone.
+their last export), so every user's newest history can still be read from the raw zone. "Latest"
+is the newest date holding anything of the user: an interrupted upload (a zip without manifest)
+counts, as the download task's retry completes it with the same request id.
 
 Keys::
 
