@@ -225,3 +225,20 @@ def test_the_summary_lists_other_records_and_parse_errors_by_section():
         "  other records        12  Tiktok Live / Go Live History / GoLiveList",
         "  parse errors          3  Your Activity / Watch History / VideoList",
     ]
+
+
+def test_a_batch_whose_steps_never_finished_fails_the_run_naming_it(runtime, emulator):
+    # Under Airflow a batch whose download failed for good never reaches normalize: its report is
+    # missing (None) and its users stay ready. That must not be a green run.
+    for _ in range(4):
+        onboard(runtime, emulator, scopes=["portability.all.ongoing"])
+    options = SyncOptions(batch_size=2, **FAST)
+    assert plan_run(runtime, "half", NIGHT, options) == [0, 1]
+    from tiktok_portability.sync.engine import run_batch
+
+    reports = run_batch(runtime, "half", 0, NIGHT, options)
+    with pytest.raises(SyncRunFailed, match=r"1 of 2 batches did not finish \(sync_batch \[1\]\)") as err:
+        summarize_run(runtime, "half", options, [*reports, None])
+    assert err.value.summary["batches_unfinished"] == [1]
+    assert "Downstream" in str(err.value)
+    assert "unfinished  batches 1" in render_summary(err.value.summary)

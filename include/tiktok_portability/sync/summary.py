@@ -106,6 +106,10 @@ def summarize_run(
             stale.update(rep.get("later_dates_stale") or ())
             erased_again.update(rep.get("erased_after_commit") or ())
     planned = int(plan["users"]) if plan else 0
+    # A batch whose normalize step never reported (a task of the batch failed for good, so the
+    # steps after it did not run) left its users short of the lake: the run is not done.
+    finished = {int(rep["batch"]) for rep in step_reports if rep.get("step") == "normalize"}
+    unfinished = sorted(set(store.run_batches(run_id)) - finished)
     if options.reprocess_from_raw:
         synced = sum(
             int((rep.get("outcomes") or {}).get("normalized", 0))
@@ -151,6 +155,7 @@ def summarize_run(
         "left_out": list(plan.get("left_out") or []) if plan else [],
         # Tables this run wrote rows to: the only ones that get an Asset event.
         "tables_changed": sorted(t for t, n in rows.items() if n),
+        "batches_unfinished": unfinished,
         "reconsent_due": reconsent_due(runtime),
     }
     rate = (failed - expected) / planned if planned else 0.0
@@ -168,6 +173,15 @@ def summarize_run(
             f"{'the requested users on ' if options.open_ids else ''}that date, so the lake is "
             "unchanged. Dates before the first sync (or past raw retention) cannot be rebuilt; "
             "to fetch today's data from TikTok, trigger a normal run instead",
+            summary,
+        )
+    if unfinished:
+        names = ", ".join(f"sync_batch [{b}]" for b in unfinished)
+        raise SyncRunFailed(
+            f"{len(unfinished)} of {summary['batches']} batches did not finish ({names}): one of their "
+            "tasks failed, so their users' exports were not all downloaded and loaded. The lake holds "
+            "the finished batches' rows. Next: read the failed task's log, fix the cause, then clear "
+            "that task with Downstream (each step resumes from the state store)",
             summary,
         )
     if planned and rate > options.max_failure_rate:
@@ -217,6 +231,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
     for entry in summary.get("left_out") or []:
         at = f" (open_ids[{entry['index']}])" if entry.get("index") is not None else ""
         lines.append(f"  left out    {entry['fingerprint']}{at}: {entry['reason']}")
+    if summary.get("batches_unfinished"):
+        lines.append("  unfinished  batches " + ", ".join(map(str, summary["batches_unfinished"])))
     calls = summary.get("api_calls") or {}
     if calls:
         lines.append("  api calls   " + ", ".join(f"{k} {v}" for k, v in calls.items()))
