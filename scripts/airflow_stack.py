@@ -703,10 +703,17 @@ def _cli(argv: list[str] | None = None) -> int:
             "password": args.client_secret,
             "extra": {"webhooks_enabled": args.webhooks},
         }
+    port = args.port or free_port()
+    if conn is not None:
+        # The sign-in pages need the callback's address (never taken from a request) and, on plain
+        # http on loopback, a state cookie that is not Secure.
+        conn["extra"].update(
+            redirect_uri=f"http://127.0.0.1:{port}/tiktok/oauth/callback", oauth_cookie_secure=False
+        )
     stack = AirflowStack(
         tiktok_conn=conn,
         parallelism=args.parallelism,
-        port=args.port,
+        port=port,
         root=args.root,
         keep=args.root is not None,
         executor=args.executor,
@@ -723,6 +730,8 @@ def _cli(argv: list[str] | None = None) -> int:
     with stack:
         print(f"Airflow UI/API: {stack.api_url}  (user admin, password {stack.admin_password})")
         print(f"webhook URL:    {stack.api_url}/tiktok/webhook")
+        if conn is not None:
+            print(f"sign-in page:   {stack.api_url}/tiktok/oauth/start")
         print(f"state store:    {stack.state_url}")
         print(f"lake:           {stack.lake_uri}")
         print(f"executor:       {stack.executor}")
