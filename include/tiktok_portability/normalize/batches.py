@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from functools import cache
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -112,10 +113,11 @@ class OccurrenceCounter:
             # records, share the lowest), and a slice whose new runs go on past every time seen
             # so far (an ordered list) needs no lookup.
             column = prefix_columns[0].cast(pa.int64())
-            values = pc.fill_null(column, np.iinfo(np.int64).min).to_numpy()
+            nulls = column.null_count
+            values = (pc.fill_null(column, _NULL_TIME) if nulls else column).to_numpy()
             prefixes = values.view(np.uint64) ^ _SIGN  # ordered like the values
             fresh = values[first_new:]
-            if not column.null_count and len(fresh):
+            if not nulls and len(fresh):
                 steps = np.diff(fresh)
                 seen = self._seen
                 ordered = (
@@ -123,7 +125,7 @@ class OccurrenceCounter:
                     or ((steps < 0).all() and fresh[0] < seen[0])
                     or ((steps > 0).all() and fresh[0] > seen[1])
                 )
-            valid = fresh[fresh != np.iinfo(np.int64).min]
+            valid = fresh[fresh != _NULL_TIME] if nulls else fresh
             if len(valid):
                 low, high = int(valid.min()), int(valid.max())
                 seen = self._seen
@@ -136,6 +138,18 @@ class OccurrenceCounter:
             before = np.zeros(len(starts), dtype=np.int64)
             if continues:
                 before[0] = self._totals.lookup(prefixes[:1])[0]
+            falling = bool((prefixes[1:] < prefixes[:-1]).all())
+            if falling or (prefixes[1:] > prefixes[:-1]).all():
+                # Every run of the slice has a prefix of its own: nothing to sort or group.
+                offsets = np.zeros(len(starts), dtype=np.int64)
+                if continues:
+                    offsets[0] = self._open_offset
+                totals = before + lengths
+                self._totals.record(
+                    prefixes[::-1] if falling else prefixes, totals[::-1] if falling else totals
+                )
+                self._open_offset = int(offsets[-1])
+                return offsets if offsets.any() else None
         else:
             before = self._totals.lookup(prefixes)
         # Earlier runs of the same prefix in this slice come before a run too.
@@ -168,6 +182,7 @@ class OccurrenceCounter:
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SIGN = np.uint64(1 << 63)  # int64 -> uint64 keeping the order
+_NULL_TIME = np.iinfo(np.int64).min  # the key of undated runs: below every real time
 
 
 def _is_integer(arr: pa.Array) -> bool:
@@ -235,13 +250,23 @@ class _PrefixTotals:
     def record(self, keys: np.ndarray, totals: np.ndarray) -> None:
         """``keys`` sorted and unique, with their totals after this slice."""
         self._parts.append((keys, totals.astype(np.int64)))
-        if len(self._parts) > self.MAX_PARTS:
+        if len(self._parts) <= self.MAX_PARTS:
+            return
+        parts = sorted(self._parts, key=lambda part: part[0][0])
+        if all(a[0][-1] <= b[0][0] for a, b in pairwise(parts)):
+            # An ordered list's parts are ranges that at most touch (a run split between two
+            # slices): laid end to end they are sorted; a touching key keeps its larger total.
+            keys = np.concatenate([k for k, _ in parts])
+            totals = np.concatenate([t for _, t in parts])
+        else:
             keys = np.concatenate([k for k, _ in self._parts])
             totals = np.concatenate([t for _, t in self._parts])
             order = np.lexsort((totals, keys))
             keys, totals = keys[order], totals[order]
-            last = np.concatenate((keys[1:] != keys[:-1], [True]))
-            self._parts = [(keys[last], totals[last])]
+        same = np.flatnonzero(keys[1:] == keys[:-1])
+        totals[same + 1] = np.maximum(totals[same], totals[same + 1])
+        last = np.concatenate((keys[1:] != keys[:-1], [True]))
+        self._parts = [(keys[last], totals[last])]
 
 
 def _contiguous(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
