@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections import Counter
 
 import msgspec
@@ -111,3 +112,26 @@ def test_typed_stream_yields_the_same_values_as_plain_dicts():
     plain = [r if not isinstance(r, dict) else {k: v for k, v in r.items() if v is not None} for r in records]
     assert got == {"A": plain, "B": plain[:100]}
     assert shapes.decoder("L") is not None
+
+
+def test_ordinals_follow_the_definition_for_any_order_and_slicing():
+    rnd = random.Random(5)
+    for trial in range(60):
+        n = rnd.randint(1, 300)
+        kind = rnd.choice(["falling", "rising", "shuffled", "one_back"])
+        times: list[int | None] = (
+            list(range(n, 0, -1)) if kind == "falling" else list(range(n)) if kind == "rising" else []
+        )
+        if not times:
+            times = sorted((rnd.randint(0, n // 3 + 1) for _ in range(n)), reverse=kind == "one_back")
+            if kind == "shuffled":
+                rnd.shuffle(times)
+            else:  # an ordered list with one record out of place, or undated
+                times.insert(rnd.randrange(n), rnd.choice([None, times[0], times[-1]]))
+        rows = [(t, rnd.choice(["a", "b", None])) for t in times]
+        for size in (1, 3, rnd.randint(1, 60), len(rows)):
+            counter = OccurrenceCounter(TABLES["watch_history"])
+            got = []
+            for start in range(0, len(rows), size):
+                got += counter.ordinals(watch_slice(rows[start : start + size])).to_pylist()
+            assert got == expected_ordinals(rows), (trial, kind, size)
