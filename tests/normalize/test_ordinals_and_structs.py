@@ -135,3 +135,44 @@ def test_ordinals_follow_the_definition_for_any_order_and_slicing():
             for start in range(0, len(rows), size):
                 got += counter.ordinals(watch_slice(rows[start : start + size])).to_pylist()
             assert got == expected_ordinals(rows), (trial, kind, size)
+
+
+def test_ordinals_of_a_table_whose_runs_are_grouped_before_the_time():
+    """dm_messages: a run is (conversation, time); transcripts may go back in time, and a
+    conversation can come back later in the export."""
+    rnd = random.Random(7)
+
+    def expected(rows: list[tuple]) -> list[int]:
+        out, counts, run, totals, offset = [], Counter(), object(), Counter(), 0
+        for conv, ts, text in rows:
+            if (conv, ts) != run:
+                run, counts, offset = (conv, ts), Counter(), totals[(conv, ts)]
+            out.append(offset + counts[(conv, ts, text)])
+            counts[(conv, ts, text)] += 1
+            totals[(conv, ts)] += 1
+        return out
+
+    for trial in range(40):
+        rows = []
+        for _ in range(rnd.randint(1, 6)):
+            conv = rnd.choice(["pat", "sam", None, "kim"])
+            n = rnd.randint(1, 60)
+            times = sorted((rnd.randint(0, 40) for _ in range(n)), reverse=True)
+            if rnd.random() < 0.5:
+                times.insert(rnd.randrange(n), rnd.choice([None, times[0], 20]))
+            rows += [(conv, t, rnd.choice(["ok", "hi"])) for t in times]
+        for size in (1, 5, rnd.randint(1, 80), len(rows)):
+            counter = OccurrenceCounter(TABLES["dm_messages"])
+            got = []
+            for start in range(0, len(rows), size):
+                part = rows[start : start + size]
+                convs, ts, texts = zip(*part, strict=True)
+                got += counter.ordinals(
+                    {
+                        "conversation": pa.array(convs, pa.string()),
+                        "sent_at": pa.array(ts, pa.int64()).cast(TS),
+                        "sender": pa.array(["x"] * len(part), pa.string()),
+                        "content": pa.array(texts, pa.string()),
+                    }
+                ).to_pylist()
+            assert got == expected(rows), (trial, size)

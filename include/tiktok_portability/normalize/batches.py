@@ -46,6 +46,8 @@ class OccurrenceCounter:
         self._totals = _PrefixTotals()
         # Lowest and highest lone-time prefix seen (see _offsets), None before the first slice.
         self._seen: tuple[int, int] | None = None
+        # The same per group of runs (conversation, favourite kind), keyed by the group's hash.
+        self._seen_by_group: dict[int, tuple[int, int]] = {}
         self._open_offset = 0  # where the run still open at the end of the last slice starts
 
     def ordinals(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Array:
@@ -131,9 +133,19 @@ class OccurrenceCounter:
                 seen = self._seen
                 self._seen = (low, high) if seen is None else (min(low, seen[0]), max(high, seen[1]))
         else:
-            prefixes = np.zeros(len(starts), dtype=np.uint64)
-            for column in prefix_columns:
-                prefixes = _mix(prefixes, _hashes(column))
+            groups = np.zeros(len(starts), dtype=np.uint64)
+            for column in prefix_columns[:-1]:
+                groups = _mix(groups, _hashes(column))
+            prefixes = _mix(groups, _hashes(prefix_columns[-1]))
+            if _is_integer(prefix_columns[-1]):
+                # Groups before the time (conversation; favourite kind): a run is new when its
+                # group's times in this slice go on past every time that group had so far.
+                need = self._fresh_by_group(groups, prefix_columns[-1], first_new)
+                if need is not None:
+                    before = np.zeros(len(starts), dtype=np.int64)
+                    if len(need):
+                        before[need] = self._totals.lookup(prefixes[need])
+                    return self._number(prefixes, lengths, before, continues)
         if ordered:
             before = np.zeros(len(starts), dtype=np.int64)
             if continues:
@@ -152,13 +164,19 @@ class OccurrenceCounter:
                 return offsets if offsets.any() else None
         else:
             before = self._totals.lookup(prefixes)
+        return self._number(prefixes, lengths, before, continues)
+
+    def _number(
+        self, prefixes: np.ndarray, lengths: np.ndarray, before: np.ndarray, continues: bool
+    ) -> np.ndarray | None:
+        """Offsets from the rows each prefix had before the slice (``before``) and in it."""
         # Earlier runs of the same prefix in this slice come before a run too.
         order = np.argsort(prefixes, kind="stable")
         ranked, ranked_len = prefixes[order], lengths[order]
         first = np.concatenate(([True], ranked[1:] != ranked[:-1]))
         done = np.cumsum(ranked_len) - ranked_len
         group_start = np.maximum.accumulate(np.where(first, done, 0))
-        earlier = np.empty(len(starts), dtype=np.int64)
+        earlier = np.empty(len(prefixes), dtype=np.int64)
         earlier[order] = done - group_start
         offsets = before + earlier
         if continues:
@@ -168,6 +186,35 @@ class OccurrenceCounter:
         self._totals.record(unique, before[order][first] + group_total)
         self._open_offset = int(offsets[-1])
         return offsets if offsets.any() else None
+
+    def _fresh_by_group(self, groups: np.ndarray, times: pa.Array, first_new: int) -> np.ndarray | None:
+        """Indexes of the runs that need a lookup (the others' times go on past every time their
+        group had so far), or None when the slice has undated runs (every run is looked up)."""
+        nulls = times.null_count
+        column = times.cast(pa.int64())
+        values = (pc.fill_null(column, _NULL_TIME) if nulls else column).to_numpy()
+        # The continuing run is looked up (it has rows before this slice); the others by group.
+        need: list[np.ndarray] = [np.array([0])] if first_new else []
+        order = np.argsort(groups[first_new:], kind="stable") + first_new
+        ranked = groups[order]
+        for part in np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1) if len(order) else ():
+            ts = values[part]
+            group = int(groups[part[0]])
+            seen = self._seen_by_group.get(group)
+            if seen is not None and not nulls:
+                steps = np.diff(ts)
+                falling = (steps < 0).all() and ts[0] < seen[0]
+                if not (falling or ((steps > 0).all() and ts[0] > seen[1])):
+                    need.append(part)
+            valid = ts[ts != _NULL_TIME] if nulls else ts
+            if len(valid):
+                low, high = int(valid.min()), int(valid.max())
+                self._seen_by_group[group] = (
+                    (low, high) if seen is None else (min(low, seen[0]), max(high, seen[1]))
+                )
+        if nulls:
+            return None
+        return np.concatenate(need) if need else np.array([], dtype=np.int64)
 
     def _rows(self, arrays: dict[str, pa.Array | pa.ChunkedArray], start: int, stop: int) -> list[tuple]:
         cols = []
@@ -233,7 +280,7 @@ class _PrefixTotals:
     O(runs x log) whatever the archive holds, and memory is two integers a prefix.
     """
 
-    MAX_PARTS = 8
+    MAX_PARTS = 32
 
     def __init__(self) -> None:
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
