@@ -9,7 +9,12 @@ not submit again: TikTok allows one request in flight per user, and a second add
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exc as sa_exc
 
 from tiktok_portability.client import TikTokClient
 from tiktok_portability.client.errors import AuthError, InvalidRequest, ScopeNotAuthorized, TikTokError
@@ -25,7 +30,13 @@ from tiktok_portability.sync.readiness import latest_per_user
 from tiktok_portability.sync.workers import map_users
 from tiktok_portability.tokens import GrantUnavailable, ReauthRequired, RefreshFailed, ensure_fresh
 
+if TYPE_CHECKING:
+    from tiktok_portability.state import StateStore
+
 log = logging.getLogger(__name__)
+
+# How long an accepted add waits for the state store to come back before the task fails.
+RECORD_ADD_WAIT_S = 120.0
 
 # A token that TikTok rejects although we believed it valid (revoked mid-run, clock skew) gets
 # one forced refresh: a horizon longer than any token lifetime makes ensure_fresh refresh.
@@ -185,6 +196,46 @@ def _submit_user(
             return fail(oc.REQUEST_IN_FLIGHT if "flight" in str(exc).lower() else oc.INVALID_REQUEST, exc)
         except TikTokError as exc:
             return fail(oc.classify(exc), exc)
-    store.create_transfer(open_id, run_id, categories, request_id, batch=batch, data_format=data_format)
+    _record_add(store, open_id, run_id, categories, request_id, batch=batch, data_format=data_format)
     log.debug("submitted open_id=%s request_id=%s", fingerprint(open_id), request_id)
     return "submitted", None
+
+
+def _record_add(
+    store: StateStore,
+    open_id: str,
+    run_id: str,
+    categories: Sequence[str],
+    request_id: int,
+    *,
+    batch: int,
+    data_format: str,
+) -> None:
+    """Record an add TikTok accepted, waiting out a state store that is briefly unreachable.
+
+    The add cannot be taken back and TikTok refuses a second one while this export is in flight,
+    so an id we fail to record costs the user every night until the export expires (four days
+    after it is ready). A PostgreSQL restart mid-run did exactly that (tests/reliability/): the
+    task failed after the add, and its retry got ``request_in_flight``. ``create_transfer`` is
+    idempotent on the request id, so writing again after a lost commit acknowledgement is safe.
+    """
+    deadline = time.monotonic() + RECORD_ADD_WAIT_S
+    delay = 0.5
+    while True:
+        try:
+            store.create_transfer(
+                open_id, run_id, categories, request_id, batch=batch, data_format=data_format
+            )
+            return
+        except sa_exc.OperationalError as exc:  # connection-level only: a bad row still raises at once
+            if time.monotonic() + delay > deadline:
+                log.error(
+                    "add accepted but not recorded open_id=%s request_id=%s: %s",
+                    fingerprint(open_id),
+                    request_id,
+                    type(exc).__name__,
+                )
+                raise
+            log.warning("state store unreachable recording request_id=%s; again in %.1f s", request_id, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
