@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 
 from tests.scripts import airflow_stack
@@ -102,14 +103,22 @@ def drive(stack: Any, night: Night, injections: Iterable[Injection] = (), timeou
     deadline = started + timeout_s
     while True:
         _restart_dead_components(stack, night)
-        tis = stack.task_instances(SYNC_DAG_ID, night.run_id)
+        try:
+            tis = stack.task_instances(SYNC_DAG_ID, night.run_id)
+        except (airflow_stack().StackError, httpx.HTTPError):  # the API server's DB is restarting
+            time.sleep(1)
+            continue
         keyed = by_key(tis)
         try:
             pending = [inject for inject in pending if not inject(night, keyed)]
         except BaseException:
             abandon(stack, night.run_id)
             raise
-        state = stack.dag_run(SYNC_DAG_ID, night.run_id)["state"]
+        try:
+            state = stack.dag_run(SYNC_DAG_ID, night.run_id)["state"]
+        except (airflow_stack().StackError, httpx.HTTPError):
+            time.sleep(1)
+            continue
         recovered = False
         for ti in tis:
             # summarize failing is the run's verdict on its users, not an infrastructure fault.

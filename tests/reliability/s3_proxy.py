@@ -5,7 +5,7 @@ moto unless a rule matches it (method + a regex on the path). A rule answers ``f
 ``InternalError`` with the rule's status), ``delay`` (forwarded after ``delay_s``) or ``hold`` (the
 request waits until the test calls ``release()``, so a task can be SIGKILLed while it is inside
 that one S3 call; the held request is then dropped). ``skip`` lets that many matching requests
-through first; ``count`` limits how often the rule acts, ``until`` (monotonic) until when.
+through first; ``count`` limits how often the rule acts, ``start``/``until`` (monotonic) when.
 
 Threaded (one thread per connection), HTTP/1.1 keep-alive towards the client, one upstream
 connection per request. Chunked request bodies (botocore's aws-chunked uploads) are forwarded
@@ -44,6 +44,7 @@ class Rule:
     skip: int = 0
     count: int | None = None
     until: float | None = None
+    start: float | None = None  # monotonic: the rule sleeps until then
     seen: int = 0
     acted: int = 0
     reached: threading.Event = field(default_factory=threading.Event)
@@ -54,7 +55,8 @@ class Rule:
             return False
         if not re.search(self.path, unquote(path)):
             return False
-        if self.until is not None and time.monotonic() > self.until:
+        now = time.monotonic()
+        if (self.until is not None and now > self.until) or (self.start is not None and now < self.start):
             return False
         self.seen += 1
         if self.seen <= self.skip or (self.count is not None and self.acted >= self.count):

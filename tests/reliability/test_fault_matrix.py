@@ -14,9 +14,10 @@ a lake of its own (the Variable ``tiktok_lake_uri``). Nights, in order:
 3. ``kills`` (S3 lake): SIGKILL of the task process during batch 0's download (the emulator holds
    one download), batch 1's normalize (the proxy holds one raw-archive read) and batch 2's lake
    commit (the proxy holds the second table file's upload: one file of the batch is published).
-4. ``postgres``: PostgreSQL stopped and started again while batch 1 submits and batch 0 waits in
-   the triggerer.
-5. ``s3``: the lake's S3 answers 500 to everything for a while during downloads, then slowly.
+4. ``postgres``: PostgreSQL stopped and started again while batch 1's add is in flight (the
+   emulator answers it 5 s late, inside the 8 s outage) and batch 0 waits in the triggerer.
+5. ``s3``: the lake's S3 answers 500 to everything for 10 s from inside batch 0's download (the
+   emulator answers one download 4 s late), then every call 1.5 s late for 20 s.
 
 Recovery is the runbook's (``harness.drive``): a task instance a fault left ``up_for_retry`` or
 ``failed`` is cleared through the REST API, an exited Airflow component is started again. Then the
@@ -277,20 +278,33 @@ def kills_night(deployment, reference):
 
 @pytest.fixture(scope="module")
 def postgres_night(deployment, reference):
+    """PostgreSQL goes away while batch 1 submits: its add is answered while the store is down."""
     fresh_world(deployment)
+    emulator = deployment.emulator
+    emulator.fault("slow", endpoint="add", open_id=USERS[2], delay_s=5)
     night = start(deployment, "postgres", str(deployment.scratch / "postgres"))
 
     def restart(night: h.Night, tis: dict) -> bool:
-        submit = tis.get(("sync_batch.submit", 1))
-        if submit is None or submit["state"] != "running":
-            return False
-        h.restart_postgres(deployment.stack, down_s=5)
-        night.note("PostgreSQL stopped for 5 s and started again while submit[1] ran")
+        if any(f["kind"] == "slow" for f in emulator._call("GET", "/_admin/faults")["active"]):
+            return False  # user 2's add has not reached TikTok yet
+        h.restart_postgres(deployment.stack, down_s=8)
+        night.note("PostgreSQL stopped for 8 s, then started again, during submit[1]'s add")
         return True
 
     h.drive(deployment.stack, night, [restart])
-    report(night, outcomes=outcomes(deployment, night.run_id))
-    return {"night": night, "outcomes": outcomes(deployment, night.run_id)}
+    adds = [e for e in emulator.log(endpoint="add") if e["status"] == 200]
+    submit = next(t for t in night.tis if (t["task_id"], t["map_index"]) == ("sync_batch.submit", 1))
+    submit_log = "\n".join(
+        deployment.stack.task_log(SYNC_DAG_ID, night.run_id, "sync_batch.submit", n, 1)
+        for n in range(1, submit["try_number"] + 1)
+    )
+    report(night, outcomes=outcomes(deployment, night.run_id), adds=len(adds))
+    return {
+        "night": night,
+        "outcomes": outcomes(deployment, night.run_id),
+        "adds": adds,
+        "submit_log": submit_log,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -299,26 +313,22 @@ def s3_night(deployment, reference):
     night = start(deployment, "s3", f"s3://{BUCKET}/s3faults")
     proxy = deployment.proxy
     rules: dict[str, Rule] = {}
+    # User 0's download is answered 4 s late, so the outage starts while batch 0 downloads.
+    deployment.emulator.fault("slow", endpoint="download", open_id=USERS[0], delay_s=4)
 
-    def errors(night: h.Night, tis: dict) -> bool:
-        ti = tis.get(("sync_batch.download", 0))
-        if ti is None or ti["state"] != "running":
+    def outage(night: h.Night, tis: dict) -> bool:
+        if any(f["kind"] == "slow" for f in deployment.emulator._call("GET", "/_admin/faults")["active"]):
             return False
-        rules["500"] = proxy.add(Rule("fail", path="/s3faults/", status=500, until=_after(10)))
-        night.note("S3 answered 500 to every call for 10 s from download[0]")
-        return True
-
-    def slow(night: h.Night, tis: dict) -> bool:
-        if "500" not in rules or not any(
-            t["state"] == "running" for (task, _), t in tis.items() if task == "sync_batch.normalize"
-        ):
-            return False
-        rules["slow"] = proxy.add(Rule("delay", path="/s3faults/", delay_s=1.5, until=_after(20)))
-        night.note("S3 answered every call 1.5 s late for 20 s from the first normalize")
+        now = _after(0)
+        rules["500"] = proxy.add(Rule("fail", path="/s3faults/", status=500, until=now + 10))
+        rules["slow"] = proxy.add(
+            Rule("delay", path="/s3faults/", delay_s=1.5, start=now + 10, until=now + 30)
+        )
+        night.note("S3 answered 500 to every call for 10 s from inside download[0], then 1.5 s late for 20 s")
         return True
 
     try:
-        h.drive(deployment.stack, night, [errors, slow])
+        h.drive(deployment.stack, night, [outage])
     finally:
         proxy.clear()
     report(
@@ -440,6 +450,9 @@ def test_a_postgres_restart_mid_run_loses_nothing(postgres_night, reference, dep
     night = postgres_night["night"]
     assert night.state == "success", (night.events, night.problems)
     assert postgres_night["outcomes"] == dict.fromkeys(USERS, "normalized")
+    assert sorted(e["open_id"] for e in postgres_night["adds"]) == USERS, "one add per user"
+    # The add was answered inside the outage, and the step waited for the store to record it.
+    assert "state store unreachable recording request_id" in postgres_night["submit_log"]
     assert_lake_equals_reference(deployment, reference, night, USERS)
 
 
