@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -119,6 +119,24 @@ def _shot(driver, path: Path) -> None:
     assert path.stat().st_size > 0
 
 
+def _on_page(url: str, route: str) -> bool:
+    path = urlsplit(url).path.rstrip("/")
+    return path == route or path.startswith(route + "/")
+
+
+def _frame_without_run_filter(driver):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for frame in driver.find_elements(By.CSS_SELECTOR, "iframe[title='TikTok users']"):
+        try:
+            if "run_id" not in (frame.get_attribute("src") or ""):
+                return frame
+        except StaleElementReferenceException:
+            continue
+    return False
+
+
 @pytest.mark.browser
 def test_ops_reach_who_failed_from_the_runs_page_and_open_the_trigger_form(deployment, chromium, tmp_path):
     from selenium.webdriver.common.by import By
@@ -150,8 +168,11 @@ def test_ops_reach_who_failed_from_the_runs_page_and_open_the_trigger_form(deplo
     nav = driver.find_element(By.CSS_SELECTOR, f"a[href$='{NAV_ENTRY}']")
     assert nav.text.strip() == "TikTok users"
     nav.click()
-    wait.until(lambda d: d.current_url.endswith(NAV_ENTRY))
-    wait.until(ec.frame_to_be_available_and_switch_to_it((By.CSS_SELECTOR, "iframe[title='TikTok users']")))
+    # The UI may append the frame's own path to the page's (…/plugin/tiktok-users/tiktok-status/).
+    wait.until(lambda d: _on_page(d.current_url, NAV_ENTRY))
+    # The run tab's frame (src with run_id) may linger while the router swaps in the nav entry's:
+    # switch only to the frame of the view without a run filter.
+    driver.switch_to.frame(wait.until(_frame_without_run_filter))
     wait.until(lambda d: d.find_element(By.ID, "run_id").get_attribute("value") == "")
     Select(driver.find_element(By.ID, "reason")).select_by_value("needs_reauth")
     driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
