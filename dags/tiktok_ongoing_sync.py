@@ -37,6 +37,7 @@ SYNC_CRON = os.environ.get("TIKTOK_SYNC_CRON", "0 2 * * *")
 SYNC_TZ = sync_timezone()
 
 POOL = "tiktok_api"
+CATEGORY_CHOICES = ["all_data", "activity", "video", "profile", "direct_message"]
 
 # summarize emits an Asset event through this alias for each table the run wrote rows to, and
 # none for the others: a consumer scheduled on a table is not woken by a night that left it as is.
@@ -93,8 +94,8 @@ def _sync(context):
         "categories": Param(
             [],
             type=["array", "null"],
-            items={"type": "string", "enum": ["all_data", "activity", "video", "profile", "direct_message"]},
-            examples=["all_data", "activity", "video", "profile", "direct_message"],
+            items={"type": "string", "enum": CATEGORY_CHOICES},
+            examples=CATEGORY_CHOICES,  # the UI draws a multi-select from examples
             title="Categories",
             description="Request only these categories (each user still gets only what their grant "
             "allows); empty: everything each grant allows.",

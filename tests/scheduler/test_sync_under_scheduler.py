@@ -74,7 +74,7 @@ def deployment(emulator_server):
                     stack.task_log(SYNC_DAG_ID, run_id, t["task_id"], t["try_number"], t["map_index"])
                     for t in waits
                 ],
-                "problems": _problem_logs(stack, run_id),
+                "problems": stack.problem_logs(SYNC_DAG_ID, run_id),
                 "summary": stack.xcom(SYNC_DAG_ID, run_id, "summarize") if state == "success" else None,
                 "log": emulator.log(since=since),
                 "webhooks": emulator.webhooks(),
@@ -102,7 +102,7 @@ def _run(deployment, conf: dict, timeout: float = 240) -> dict:
         "run_id": run_id,
         "state": state,
         "tis": tis,
-        "problems": _problem_logs(stack, run_id),
+        "problems": stack.problem_logs(SYNC_DAG_ID, run_id),
         "summarize_log": "\n".join(
             stack.task_log(SYNC_DAG_ID, run_id, "summarize", n) for n in range(1, summarize["try_number"] + 1)
         )
@@ -143,16 +143,6 @@ def zero_batches(deployment, retry_failed):
 def empty_backfill(deployment, zero_batches):
     """A rebuild of a date the raw zone has no archive of."""
     return _run(deployment, {"reprocess_from_raw": True, "snapshot_date": "2020-01-01"})
-
-
-def _problem_logs(stack, run_id: str) -> str:
-    """The task and trigger logs of every try that did not succeed (shown when a test fails)."""
-    out = []
-    for path in sorted((stack.logs_dir / f"dag_id={SYNC_DAG_ID}" / f"run_id={run_id}").rglob("*.log")):
-        text = path.read_text(errors="replace")
-        if '"level":"error"' in text or "Traceback" in text:
-            out.append(f"--- {path.relative_to(stack.logs_dir)}\n{text[-4000:]}")
-    return "\n".join(out)
 
 
 def _diagnostics(night) -> str:

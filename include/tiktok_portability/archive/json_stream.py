@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from tiktok_portability.archive.errors import EncodingError, MalformedJSONError, ValueTooLargeError
+from tiktok_portability.archive.safezip import MAX_VALUE_BYTES
 
 Path = tuple[str, ...]
 # (path, value, is_list_slice): a complete value at ``path``, or a slice of the items of the list
@@ -86,7 +87,7 @@ class JsonStream:
         member: str,
         chunk_size: int = 1 << 20,
         whole_limit: int = 1 << 20,
-        max_value_bytes: int = 16 << 20,
+        max_value_bytes: int = MAX_VALUE_BYTES,
         skip: Callable[[Path], bool] | None = None,
         typed: Callable[[Path], Callable[[bytes], Any] | None] | None = None,
     ) -> None:

@@ -37,6 +37,8 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _GIB = 1 << 30
 # Members at least this big are inflated on a read-ahead thread (zlib releases the GIL).
 PREFETCH_MIN_BYTES = 16 << 20
+# The default cap on one value (ArchiveLimits.max_value_bytes), shared by the TXT and JSON readers.
+MAX_VALUE_BYTES = 16 << 20
 # What a damaged member raises while it is read (zipfile's own checks).
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
@@ -58,7 +60,7 @@ class ArchiveLimits:
     # One value (a JSON list item or string; a TXT value with its continuation lines, counted in
     # characters) is held whole in memory: the cap keeps memory bounded whatever the archive
     # holds (real values are under 100 KB).
-    max_value_bytes: int = 16 << 20
+    max_value_bytes: int = MAX_VALUE_BYTES
 
 
 def _archive_name(source: str | os.PathLike[str] | BinaryIO) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from tiktok_portability.archive.errors import EncodingError, ValueTooLargeError
+from tiktok_portability.archive.safezip import MAX_VALUE_BYTES
 
 # `2025-03-02 10:01:55 UTC pat.example: text` (the ` UTC` only in newer exports). A deleted
 # account's lines have no sender (`... UTC : text`): still messages, with an empty sender.
@@ -15,9 +16,6 @@ _DM_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?: ?UTC)?) ?(\S
 _DM_HEADER = re.compile(r"^>>>\s*(.*?)\s*:*\s*$")
 # Without their trailing space: a deleted partner's header is `Chat History with ::`.
 _DM_PREFIXES = ("chat history with", "chatgeschiedenis met", "groepschat", "group chat")
-
-
-DEFAULT_MAX_VALUE_BYTES = 16 << 20  # ArchiveLimits.max_value_bytes
 
 
 def _lines(
@@ -86,7 +84,7 @@ def read_blocks(
     archive: str,
     member: str,
     chunk: int = 8192,
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    max_value_bytes: int = MAX_VALUE_BYTES,
     on_nul: Callable[[int], None] | None = None,
 ) -> Iterator[list[dict]]:
     """Records of a `Key: value` file, in slices of up to ``chunk`` dicts.
@@ -125,7 +123,7 @@ def read_dm_transcript(
     archive: str,
     member: str,
     chunk: int = 8192,
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    max_value_bytes: int = MAX_VALUE_BYTES,
     on_nul: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[str, list[dict]]]:
     """(partner, messages) slices of a `Direct Messages.txt` transcript.
