@@ -7,16 +7,14 @@ switches on the one option whose reading it checks.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from tests.fixtures.emulator import EmulatorHandle, free_port
+from tests.fixtures.threaded_server import serve_on_thread
 from tiktok_portability.client import AsyncTikTokClient, ClientConfig, TikTokClient
 from tiktok_portability.client.models import TokenSet
 from tiktok_portability.redact import Secret
@@ -48,23 +46,10 @@ def receiver_server(emulator_server, tmp_path_factory) -> Iterator[Receiver]:
         authorize_url=f"{emulator_server.base_url}/v2/auth/authorize/",
     )
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            mounted_app(StaticServices(settings, store)), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the webhook receiver did not start")
-        time.sleep(0.02)
     try:
-        yield Receiver(f"http://127.0.0.1:{port}/tiktok/webhook", store)
+        with serve_on_thread(mounted_app(StaticServices(settings, store)), port, "the webhook receiver"):
+            yield Receiver(f"http://127.0.0.1:{port}/tiktok/webhook", store)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.close()
 
 

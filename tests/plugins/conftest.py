@@ -7,16 +7,14 @@ instead of the hook, so these tests need no Airflow; the Airflow API server test
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
+from tests.fixtures.threaded_server import serve_on_thread
 from tiktok_portability.client import ClientConfig, TikTokClient
 from tiktok_portability.redact import Secret
 from tiktok_portability.state import StateStore, generate_key
@@ -78,19 +76,10 @@ def plugin_server(emulator_server, tmp_path_factory) -> Iterator[PluginServer]:
     services = PlainServices(settings, StateStore.from_url(f"sqlite:///{db}", [generate_key()]))
     root = FastAPI()
     root.mount(PREFIX, create_app(lambda: services))
-    server = uvicorn.Server(uvicorn.Config(root, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("plugin app did not start")
-        time.sleep(0.02)
     try:
-        yield PluginServer(f"http://127.0.0.1:{port}{PREFIX}", services)
+        with serve_on_thread(root, port, "plugin app"):
+            yield PluginServer(f"http://127.0.0.1:{port}{PREFIX}", services)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         services.state_store.close()
 
 
