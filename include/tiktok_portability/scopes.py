@@ -1,4 +1,4 @@
-"""Scopes and export categories, as tiktok-api.md describes them.
+"""Scopes and export categories, as docs/tiktok-api.md describes them.
 
 Shared by the client, the emulator and the sync planner so that all three agree on which
 categories a grant may request.
@@ -23,7 +23,7 @@ USER_INFO_BASIC = "user.info.basic"
 OTHER_SCOPES: tuple[str, ...] = (USER_INFO_BASIC,)
 
 # Which scope types satisfy a category, the narrow one first: a request consumes the narrowest
-# scope that covers it (tiktok-api.md, "Scopes").
+# scope that covers it (docs/tiktok-api.md, "Scopes").
 CATEGORY_SCOPE_TYPES: dict[str, tuple[ScopeType, ...]] = {
     "activity": ("activity", "all"),
     "video": ("postsandprofile", "all"),

@@ -1,4 +1,4 @@
-"""What goes on the wire: paths, fields, bodies, auth and int64 request ids (tiktok-api.md)."""
+"""What goes on the wire: paths, fields, bodies, auth and int64 request ids (docs/tiktok-api.md)."""
 
 from __future__ import annotations
 

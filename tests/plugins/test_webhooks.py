@@ -30,7 +30,7 @@ def create_time() -> int:
 
 
 def hmac_header(secret: str, body: bytes, t: int) -> str:
-    """Computed independently of tiktok_portability.signatures, as tiktok-api.md describes it."""
+    """Computed independently of tiktok_portability.signatures, as docs/tiktok-api.md describes it."""
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},s={digest}"
 

@@ -1,6 +1,6 @@
 """The emulator's world: users, grants, tokens and data requests, behind one lock.
 
-Every rule of tiktok-api.md that depends on state lives here (token lifetimes and rotation, scope
+Every rule of docs/tiktok-api.md that depends on state lives here (token lifetimes and rotation, scope
 checks and ``.single`` consumption, the request lifecycle), so the HTTP layer only translates.
 """
 

@@ -41,7 +41,7 @@ RECORD_ADD_WAIT_S = 120.0
 # A token that TikTok rejects although we believed it valid (revoked mid-run, clock skew) gets
 # one forced refresh: a horizon longer than any token lifetime makes ensure_fresh refresh.
 _FORCE_REFRESH = timedelta(days=400)
-# TikTok keeps a prepared export downloadable for four days (tiktok-api.md, Download).
+# TikTok keeps a prepared export downloadable for four days (docs/tiktok-api.md, Download).
 DOWNLOAD_WINDOW = timedelta(days=4)
 
 
